@@ -1,0 +1,7 @@
+/* The CLI's commands: each takes argv after the program name (argv[0] = command). */
+#ifndef PTTS_CLI_COMMANDS_H
+#define PTTS_CLI_COMMANDS_H
+
+int cmd_version(int argc, char **argv);
+
+#endif
