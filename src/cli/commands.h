@@ -3,5 +3,6 @@
 #define PTTS_CLI_COMMANDS_H
 
 int cmd_version(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
 
 #endif

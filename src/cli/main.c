@@ -11,6 +11,7 @@ static const struct {
     const char *help;
 } commands[] = {
     {"version", cmd_version, "print the version"},
+    {"tokenize", cmd_tokenize, "print the token ids or text chunks of a text"},
 };
 
 static void usage(FILE *out) {

@@ -9,7 +9,16 @@
 #include "../common/error.h"
 
 typedef enum st_dtype {
-    ST_F32, ST_F16, ST_BF16, ST_F64, ST_I64, ST_I32, ST_I16, ST_I8, ST_U8, ST_BOOL
+    ST_F32,
+    ST_F16,
+    ST_BF16,
+    ST_F64,
+    ST_I64,
+    ST_I32,
+    ST_I16,
+    ST_I8,
+    ST_U8,
+    ST_BOOL
 } st_dtype;
 
 #define ST_MAX_DIMS 8
@@ -33,7 +42,7 @@ int st_open_memory(st_file **out, const void *buf, size_t len, ptts_err *e);
 void st_close(st_file *f); /* accepts NULL */
 
 size_t st_count(const st_file *f);
-const st_tensor *st_at(const st_file *f, size_t i); /* in file order */
+const st_tensor *st_at(const st_file *f, size_t i);           /* in file order */
 const st_tensor *st_find(const st_file *f, const char *name); /* NULL if absent */
 
 size_t st_dtype_size(st_dtype t);
@@ -48,7 +57,11 @@ int st_to_i64(const st_tensor *t, int64_t *dst, ptts_err *e);
 int st_load_f32(const st_file *f, const char *name, int ndim, const int64_t *shape, float **out,
                 ptts_err *e);
 
-/* Writer: collects tensors (data copied) and writes the file atomically (temp + rename). */
+/* Writer: collects tensors (data copied at add time) and writes them in insertion order,
+ * back to back, after a header {"__metadata__":{"format":"pt"}, name: {...}, ...} padded
+ * with spaces to a multiple of 8 bytes. Save writes PATH.tmp.<pid>, fsyncs it and renames
+ * it over PATH, so readers never see a partial file; errors name the path. Add refuses
+ * duplicate names, "__metadata__", bad dtypes, ranks or shapes. */
 typedef struct st_writer st_writer;
 int st_writer_new(st_writer **out, ptts_err *e);
 int st_writer_add(st_writer *w, const char *name, st_dtype dtype, int ndim, const int64_t *shape,

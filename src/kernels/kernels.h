@@ -1,5 +1,10 @@
 /* Numeric kernels behind one header. The model code only calls these; the layouts
- * inside `lin` are private to src/kernels so that SIMD paths can repack weights. */
+ * inside `lin` are private to src/kernels so that SIMD paths can repack weights.
+ *
+ * Every function runs on the instruction set picked once per process: the best one the
+ * CPU supports (AVX-512 with VNNI, AVX2+FMA, NEON, else portable C), or the one named
+ * by the environment variable PTTS_KERNELS=generic|avx2|avx512|neon when the CPU has it
+ * (for tests and comparisons). Results differ between paths only by float rounding. */
 #ifndef PTTS_KERNELS_H
 #define PTTS_KERNELS_H
 
@@ -9,19 +14,32 @@
 #include "../common/error.h"
 
 typedef struct tpool tpool; /* thread pool (src/kernels/tpool.h); NULL = calling thread */
+struct k_ops;               /* one instruction set's kernels (src/kernels/kernels_ops.h) */
 
-/* A linear layer y = W x + b, W given as PyTorch stores it: [out][in] row-major. */
+/* A linear layer y = W x + b, W given as PyTorch stores it: [out][in] row-major.
+ * Immutable after init: any number of threads may run lin_forward on it at once. */
 typedef struct lin {
     int in, out;
-    float *w; /* prepared copy of W (layout private to the kernels) */
+    float *w; /* prepared copy of W (layout private to the kernels), NULL when int8 */
     float *b; /* [out] copy, or NULL */
+    /* int8 weights (lin_init_q8), else all NULL; layouts private to the kernels */
+    int8_t *q;    /* W / scale rounded to [-127, 127] */
+    float *scale; /* per output row */
+    int32_t *qsum; /* per row and k chunk: 128 * sum of q (for unsigned x signed dots) */
+    const struct k_ops *ops; /* kernels chosen at init */
 } lin;
 
 /* Copies w ([out][in]) and b ([out] or NULL) into L. */
 int lin_init(lin *L, const float *w, const float *b, int out, int in, ptts_err *e);
+/* Like lin_init, but stores W as int8 with one f32 scale per output row (symmetric,
+ * max |W[o][:]| -> 127); lin_forward then quantizes each row of x the same way on the fly
+ * and accumulates int8 products exactly in int32. About 1% relative RMS error against
+ * f32 on random matrices, a quarter of the memory traffic. b stays f32. */
+int lin_init_q8(lin *L, const float *w, const float *b, int out, int in, ptts_err *e);
 void lin_free(lin *L); /* accepts a zeroed lin */
 
-/* y[t][o] = sum_i x[t][i] * W[o][i] + b[o] for t < T. x and y must not overlap. */
+/* y[t][o] = sum_i x[t][i] * W[o][i] + b[o] for t < T. x and y must not overlap.
+ * With a pool, output rows (or, for few outputs, rows of x) are split across its threads. */
 void lin_forward(const lin *L, const float *x, int T, float *y, tpool *pool);
 
 /* Row-wise LayerNorm over n values (biased variance); w/b may be NULL (no affine). */

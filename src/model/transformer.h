@@ -54,6 +54,7 @@ int tf_cache_copy(tf_cache *dst, const tf_cache *src, ptts_err *e);
 typedef struct tf_scratch {
     int max_t, cap;
     float *h, *qkv, *att, *ff, *scores;
+    float *rope; /* [max_t][head_dim]: (cos, sin) per rotated pair of each call position */
 } tf_scratch;
 
 int tf_scratch_init(tf_scratch *s, const tf *m, int max_t, int cap, ptts_err *e);
