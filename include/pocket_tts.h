@@ -1,4 +1,30 @@
-/* pocket_tts.h - Pocket TTS text-to-speech in C (public API, draft: grows below). */
+/* pocket_tts.h - Pocket TTS text-to-speech in C.
+ *
+ * Kyutai's Pocket TTS: SentencePiece tokenizer -> FlowLM transformer with a flow-matching
+ * head -> Mimi codec, 24 kHz mono audio, voices cloned from a few seconds of audio.
+ *
+ *     char err[256];
+ *     ptts_model *m;
+ *     ptts_model_options mo = ptts_model_default_options();    // English, downloads if needed
+ *     if (ptts_model_open(&m, &mo, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 1; }
+ *     ptts_voice *v;
+ *     if (ptts_voice_load(m, "alba", 0, &v, err, sizeof err)) { ... }
+ *     ptts_gen *g;
+ *     ptts_gen_new(m, &g, err, sizeof err);
+ *     ptts_gen_params p = ptts_gen_default_params();
+ *     if (ptts_gen_run(g, v, "Hello world.", &p, on_audio, user_data))
+ *         fprintf(stderr, "%s\n", ptts_gen_errmsg(g));
+ *     ptts_gen_free(g); ptts_voice_free(v); ptts_model_free(m);
+ *
+ * Conventions. Every fallible call returns PTTS_OK (0) or a negative ptts_status. Calls that
+ * create an object take (char *err, size_t errlen) and write one line there on failure;
+ * calls on a ptts_gen leave the message on it (ptts_gen_errmsg). The library never prints
+ * or exits: logging goes through ptts_log_fn. Destructors accept NULL.
+ *
+ * Threads. A ptts_model and ptts_voice objects are immutable once made and may be used from
+ * any number of threads at once (voices are made from a model without changing it). A
+ * ptts_gen belongs to one thread at a time; run one per concurrent generation. Voices must
+ * not outlive their model. */
 #ifndef POCKET_TTS_H
 #define POCKET_TTS_H
 
@@ -237,6 +263,24 @@ typedef struct ptts_text_chunk {
 int ptts_text_split(const ptts_tokenizer *t, const char *text, int max_tokens,
                     ptts_text_chunk **chunks, size_t *n, char *err, size_t errlen);
 void ptts_text_chunks_free(ptts_text_chunk *chunks, size_t n); /* accepts NULL */
+
+/* ------------------------------------------------------------------------------------------
+ * Debugging: a model of a released size with random weights, for benchmarks and tests
+ * without the (gated) checkpoints.
+ * ---------------------------------------------------------------------------------------- */
+enum { PTTS_DTYPE_F32 = 0, PTTS_DTYPE_BF16 = 1, PTTS_DTYPE_F16 = 2 };
+
+/* Writes out_dir/config.yaml (the config of config_path or, when it is NULL, of the released
+ * `language`, with weights_path model.safetensors and tokenizer_path tokenizer.model),
+ * out_dir/model.safetensors (every tensor the model needs, in the released checkpoint's
+ * names and shapes, random values that keep activations in range; the same for the same
+ * seed) and out_dir/tokenizer.model (a copy of tokenizer_path or, when NULL, of the config's
+ * tokenizer if it is a local file; its vocabulary must have n_bins pieces). out_dir is
+ * created if needed. dtype is a PTTS_DTYPE_*. The weights are held in memory while the file
+ * is written (1.35 GB for a 24-layer model in f32). */
+int ptts_debug_random_model(const char *config_path, const char *language, const char *out_dir,
+                            const char *tokenizer_path, uint64_t seed, int dtype, char *err,
+                            size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -13,9 +13,9 @@
 
 /* Bounds, each a few times the worst error seen on any path. f32 products: error over
  * sum |w x| + |b| (the condition of the sum). */
-#define TOL_F32 2e-6
+#define TOL_F32      2e-6
 #define TOL_Q8_EXACT 1e-6 /* int8 result against its own arithmetic in double */
-#define TOL_Q8_RMS 2e-2   /* int8 against f32, relative RMS on uniform random data */
+#define TOL_Q8_RMS   2e-2 /* int8 against f32, relative RMS on uniform random data */
 
 static uint64_t rng_state = 88172645463325252ull;
 
@@ -28,7 +28,8 @@ static float frand(void) { /* uniform in [-1, 1) */
 
 static float *rand_vec(size_t n, float scale) {
     float *v = malloc(n * sizeof *v);
-    for (size_t i = 0; v && i < n; i++) v[i] = frand() * scale;
+    for (size_t i = 0; v && i < n; i++)
+        v[i] = frand() * scale;
     return v;
 }
 
@@ -59,12 +60,14 @@ static void ref_q8(const float *w, const float *b, int out, int in, const float 
     for (int t = 0; t < T; t++) {
         const float *xt = x + (size_t)t * in;
         float ax = 0;
-        for (int k = 0; k < in; k++) ax = fmaxf(ax, fabsf(xt[k]));
+        for (int k = 0; k < in; k++)
+            ax = fmaxf(ax, fabsf(xt[k]));
         const float sx = ax / 127, ix = sx > 0 ? 1 / sx : 0;
         for (int o = 0; o < out; o++) {
             const float *wo = w + (size_t)o * in;
             float aw = 0;
-            for (int k = 0; k < in; k++) aw = fmaxf(aw, fabsf(wo[k]));
+            for (int k = 0; k < in; k++)
+                aw = fmaxf(aw, fabsf(wo[k]));
             const float iw = aw > 0 ? 127 / aw : 0;
             long long s = 0, a = 0;
             for (int k = 0; k < in; k++) {
@@ -90,7 +93,7 @@ static double worst(const float *y, const double *ref, const double *cond, size_
 }
 
 static void test_lin(tpool *pool) {
-    static const int sizes[][2] = {{1, 1},     {3, 7},      {17, 33},  {64, 1024},
+    static const int sizes[][2] = {{1, 1},      {3, 7},     {17, 33}, {64, 1024},
                                    {1000, 513}, {24, 4099}, {130, 70}};
     static const int Ts[] = {1, 2, 5, 16, 33};
     double worst_f32 = 0, worst_q8 = 0, rms_q8 = 0;
@@ -98,7 +101,8 @@ static void test_lin(tpool *pool) {
         const int out = sizes[si][0], in = sizes[si][1], Tmax = 33;
         float *w = rand_vec((size_t)out * in, 0.5f), *b = rand_vec((size_t)out, 1.0f);
         float *x = rand_vec((size_t)Tmax * in, 2.0f);
-        float *y = malloc((size_t)Tmax * out * sizeof *y), *y0 = malloc((size_t)Tmax * out * sizeof *y0);
+        float *y = malloc((size_t)Tmax * out * sizeof *y),
+              *y0 = malloc((size_t)Tmax * out * sizeof *y0);
         float *yf = malloc((size_t)Tmax * out * sizeof *yf);
         double *ref = malloc((size_t)Tmax * out * sizeof *ref);
         double *cond = malloc((size_t)Tmax * out * sizeof *cond);
@@ -148,8 +152,8 @@ static void test_lin(tpool *pool) {
                 if (in >= 64 && !bias) {
                     double r = rel_rms(y, yf, ny);
                     rms_q8 = r > rms_q8 ? r : rms_q8;
-                    CHECK(r <= TOL_Q8_RMS, "q8 %dx%d T=%d: relative RMS %.3g against f32", out,
-                          in, T, r);
+                    CHECK(r <= TOL_Q8_RMS, "q8 %dx%d T=%d: relative RMS %.3g against f32", out, in,
+                          T, r);
                 }
             }
             lin_free(&Lf);
@@ -192,7 +196,8 @@ static void test_map(const k_ops *o, const char *name, void (*f)(float *, size_t
     enum { N = 24011 };
     static float x[N + 8], y[N + 8];
     const float lim = 30;
-    for (int i = 0; i < N; i++) x[i] = -lim + 2 * lim * i / (N - 1);
+    for (int i = 0; i < N; i++)
+        x[i] = -lim + 2 * lim * i / (N - 1);
     const float edges[8] = {0, -0.0f, 1e-30f, -1e-30f, 1e-7f, -1e-7f, -100, 100};
     memcpy(x + N, edges, sizeof edges);
     memcpy(y, x, sizeof x);
@@ -210,10 +215,12 @@ static void test_map(const k_ops *o, const char *name, void (*f)(float *, size_t
     /* every length hits the vector tails */
     for (size_t n = 0; n < 40; n++) {
         float a[40], c[40];
-        for (size_t i = 0; i < n; i++) a[i] = c[i] = frand() * 4;
+        for (size_t i = 0; i < n; i++)
+            a[i] = c[i] = frand() * 4;
         f(a, n);
         int ok = 1;
-        for (size_t i = 0; i < n; i++) ok &= fabs(a[i] - ref(c[i])) <= rtol * fabs(ref(c[i])) + xtol * fabs(c[i]) + 1e-37;
+        for (size_t i = 0; i < n; i++)
+            ok &= fabs(a[i] - ref(c[i])) <= rtol * fabs(ref(c[i])) + xtol * fabs(c[i]) + 1e-37;
         CHECK(ok, "%s %s length %zu", o->name, name, n);
     }
     printf("%s %s: worst error %.2f of the bound\n", o->name, name, worst_r);
@@ -242,12 +249,15 @@ static void test_rows(const k_ops *o) {
             CHECK(0, "out of memory");
             return;
         }
-        for (int i = 0; i < n; i++) x[i] += 5; /* an offset, as activations have */
+        for (int i = 0; i < n; i++)
+            x[i] += 5; /* an offset, as activations have */
         /* layernorm, with and without affine */
         double mean = 0, var = 0;
-        for (int i = 0; i < n; i++) mean += x[i];
+        for (int i = 0; i < n; i++)
+            mean += x[i];
         mean /= n;
-        for (int i = 0; i < n; i++) var += (x[i] - mean) * (x[i] - mean);
+        for (int i = 0; i < n; i++)
+            var += (x[i] - mean) * (x[i] - mean);
         var /= n;
         for (int aff = 0; aff < 2; aff++) {
             o->layernorm(x, y, n, aff ? w : NULL, aff ? b : NULL, 1e-5f);
@@ -264,8 +274,10 @@ static void test_rows(const k_ops *o) {
         memcpy(y, x, (size_t)n * sizeof *y);
         if (n > 1) y[n / 2] = -INFINITY;
         double mx = -INFINITY, s = 0, m = 0;
-        for (int i = 0; i < n; i++) mx = y[i] > mx ? y[i] : mx;
-        for (int i = 0; i < n; i++) s += exp((double)y[i] - mx);
+        for (int i = 0; i < n; i++)
+            mx = y[i] > mx ? y[i] : mx;
+        for (int i = 0; i < n; i++)
+            s += exp((double)y[i] - mx);
         float *z = malloc((size_t)n * sizeof *z);
         if (!z) return;
         memcpy(z, y, (size_t)n * sizeof *z);
@@ -305,7 +317,8 @@ int main(void) {
         if (k_ops_get(all[i])) paths[n_paths++] = k_ops_get(all[i]);
     const k_ops *chosen = k_ops_get(K_AUTO);
     printf("paths:");
-    for (int i = 0; i < n_paths; i++) printf(" %s", paths[i]->name);
+    for (int i = 0; i < n_paths; i++)
+        printf(" %s", paths[i]->name);
     printf("; chosen: %s\n", chosen->name);
     /* PTTS_KERNELS names the chosen path whenever this CPU has it */
     const char *want = getenv("PTTS_KERNELS");
@@ -321,7 +334,8 @@ int main(void) {
     CHECK(tpool_new(&pool, 2, &e) == PTTS_OK, "%s", e.msg);
     test_lin(pool);
     test_lin_errors();
-    for (int i = 0; i < n_paths; i++) test_rows(paths[i]);
+    for (int i = 0; i < n_paths; i++)
+        test_rows(paths[i]);
     tpool_free(pool);
     TEST_END();
 }

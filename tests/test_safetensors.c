@@ -90,6 +90,7 @@ static void test_fixtures(void) {
         st_close(f);
     }
     rc = st_open(&f, fixture("golden/tiny/gen_temp0_short.safetensors"), &e);
+    CHECK(rc == PTTS_OK, "%s", e.msg);
     if (f) {
         check_shape(f, "pcm16", ST_I16, 1, (int64_t[]){113280});
         st_close(f);

@@ -160,8 +160,8 @@ static void test_cases_json(const char *dir, int want_models) {
         cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(model, "decode")) {
             run_decode_case(m, c, &t);
         }
-        printf("%-24s encode %d/%d, decode %d/%d\n", model->string, t.pass_enc, t.n_enc,
-               t.pass_dec, t.n_dec);
+        printf("%-24s encode %d/%d, decode %d/%d\n", model->string, t.pass_enc, t.n_enc, t.pass_dec,
+               t.n_dec);
         CHECK(t.n_enc > 0 && t.n_dec > 0, "%s: no cases", model->string);
         CHECK(t.pass_enc == t.n_enc && t.pass_dec == t.n_dec, "%s: first mismatch: %s",
               model->string, t.first);
@@ -176,7 +176,7 @@ static void test_cases_json(const char *dir, int want_models) {
 
 static void test_pocket_known_ids(void) {
     static const int32_t want[] = {2994, 262, 285, 277, 267, 1115, 272, 265, 1456,
-                                   603,  597, 602, 854, 640, 260, 848,  263};
+                                   603,  597, 602, 854, 640, 260,  848, 263};
     const char *text = "Hello, this is a test of the Pocket TTS system.";
     ptts_err e = {0};
     spm_model *m = NULL;
@@ -186,8 +186,7 @@ static void test_pocket_known_ids(void) {
     int32_t *ids = NULL;
     size_t n = 0;
     rc = spm_encode(m, text, strlen(text), &ids, &n, &e);
-    CHECK(rc == PTTS_OK && n == sizeof want / sizeof *want &&
-              !memcmp(ids, want, sizeof want),
+    CHECK(rc == PTTS_OK && n == sizeof want / sizeof *want && !memcmp(ids, want, sizeof want),
           "pocket_en ids differ (%zu ids)", n);
     CHECK(spm_vocab_size(m) == 4000 && !strcmp(spm_id_to_piece(m, 0), "<unk>") &&
               !strcmp(spm_id_to_piece(m, 4), "<0x00>") && spm_id_to_piece(m, 4000) == NULL &&
@@ -217,9 +216,10 @@ static void test_pocket_known_ids(void) {
     free(ids);
 
     /* Speed: a 1000-word text. */
-    static const char *words[] = {"the", "quick", "brown", "fox,", "jumps", "over", "lazy",
-                                  "dogs.", "Pocket", "TTS", "speaks", "English", "text",
-                                  "quietly;", "numbers", "like", "42", "and", "names!"};
+    static const char *words[] = {"the",    "quick",   "brown", "fox,",     "jumps",
+                                  "over",   "lazy",    "dogs.", "Pocket",   "TTS",
+                                  "speaks", "English", "text",  "quietly;", "numbers",
+                                  "like",   "42",      "and",   "names!"};
     char big[16384];
     size_t k = 0;
     for (int i = 0; i < 1000; i++)
@@ -303,7 +303,8 @@ static void put_piece(pbw *w, const char *piece, float score, int type) {
     memcpy(&bits, &score, 4);
     put_bytes(&sub, 1, piece, strlen(piece));
     put_key(&sub, 2, 5);
-    for (int i = 0; i < 4; i++) sub.b[sub.n++] = (uint8_t)(bits >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        sub.b[sub.n++] = (uint8_t)(bits >> (8 * i));
     put_key(&sub, 3, 0);
     put_varint(&sub, (uint64_t)type);
     put_bytes(w, 1, sub.b, sub.n);
@@ -315,7 +316,10 @@ static int load_small(const pbw *tail, ptts_err *e, spm_model **m) {
     w.n = 0;
     put_piece(&w, "<unk>", 0, 2);
     put_piece(&w, "<s>", 0, 3);
-    put_piece(&w, "\xe2\x96\x81" "a", -1, 1);
+    put_piece(&w,
+              "\xe2\x96\x81"
+              "a",
+              -1, 1);
     put_piece(&w, "b", -2, 1);
     put_piece(&w, "a", -3, 1);
     memcpy(w.b + w.n, tail->b, tail->n);
@@ -381,7 +385,8 @@ static void test_wire_format(void) {
         {"field number 0", {0 << 3 | 0, 1}, 2},
         {"wire type 6", {9 << 3 | 6, 1}, 2},
         {"wire type 7", {9 << 3 | 7, 1}, 2},
-        {"11-byte varint", {9 << 3, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 1},
+        {"11-byte varint",
+         {9 << 3, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 1},
          12},
         {"truncated varint", {9 << 3, 0x80}, 2},
         {"length past the end", {9 << 3 | 2, 5, 1, 2}, 4},
@@ -394,8 +399,8 @@ static void test_wire_format(void) {
         {"piece with a NUL", {1 << 3 | 2, 4, 1 << 3 | 2, 2, 'x', 0}, 6},
         {"duplicate piece", {1 << 3 | 2, 3, 1 << 3 | 2, 1, 'b'}, 5},
         {"second unknown piece", {1 << 3 | 2, 5, 1 << 3 | 2, 1, 'u', 3 << 3, 2}, 7},
-        {"byte piece without byte_fallback", {1 << 3 | 2, 8, 1 << 3 | 2, 4, '<', '0', 'x', 'A',
-                                              3 << 3, 6},
+        {"byte piece without byte_fallback",
+         {1 << 3 | 2, 8, 1 << 3 | 2, 4, '<', '0', 'x', 'A', 3 << 3, 6},
          10},
         {"byte_fallback without byte pieces", {2 << 3 | 2, 3, 0x98, 0x02, 1}, 5},
         {"charsmap shorter than its header", {3 << 3 | 2, 5, 2 << 3 | 2, 3, 1, 0, 0}, 7},
@@ -427,10 +432,16 @@ static void test_wire_format(void) {
 }
 
 static void test_corrupt_models(void) {
-    static const char *const files[] = {
-        "tests/data/tokenizers/char.model",       "tests/data/tokenizers/uni_unused.model",
-        "tests/data/tokenizers/bpe_unused.model", "tests/data/tokenizers/word.model",
-        "tests/data/tokenizers/uni_raw.model",    NULL, NULL, NULL, NULL, NULL};
+    static const char *const files[] = {"tests/data/tokenizers/char.model",
+                                        "tests/data/tokenizers/uni_unused.model",
+                                        "tests/data/tokenizers/bpe_unused.model",
+                                        "tests/data/tokenizers/word.model",
+                                        "tests/data/tokenizers/uni_raw.model",
+                                        NULL,
+                                        NULL,
+                                        NULL,
+                                        NULL,
+                                        NULL};
     static const char *const fixtures[] = {"pocket_en.model", "bpe1000.model",
                                            "unigram4000_id.model", "unigram4000_nfkc.model",
                                            "unigram_cf800.model"};
@@ -452,7 +463,8 @@ static void test_corrupt_models(void) {
         /* Every truncation of the two smallest (one with character maps), strided for
          * the others. */
         size_t step = f < 2 ? 1 : len / 300 + 1;
-        for (size_t cut = 0; cut < len; cut += step) load_any(buf, cut) ? refused++ : loaded++;
+        for (size_t cut = 0; cut < len; cut += step)
+            load_any(buf, cut) ? refused++ : loaded++;
         /* Random bytes changed, in the whole file and in its last quarter (where the
          * character maps of the large models are). */
         uint8_t *copy = malloc(len);
@@ -470,7 +482,8 @@ static void test_corrupt_models(void) {
     uint8_t junk[4096];
     for (int k = 0; k < 2000; k++) {
         size_t n = rnd() % sizeof junk;
-        for (size_t i = 0; i < n; i++) junk[i] = (uint8_t)(k % 3 ? rnd() : rnd() % 32);
+        for (size_t i = 0; i < n; i++)
+            junk[i] = (uint8_t)(k % 3 ? rnd() : rnd() % 32);
         load_any(junk, n) ? refused++ : loaded++;
     }
     printf("corrupt models: %d refused, %d loaded (and encoded)\n", refused, loaded);

@@ -11,7 +11,8 @@
 
 #define MAX_STDIN (64u << 20) /* a text larger than this is a mistake */
 
-/* The progress line: drawn on a terminal only; the process has one stderr. */
+/* The progress line, drawn on a terminal only. Its state is touched only under stderr's
+ * lock (flockfile), as logs arrive from the generation's worker thread too. */
 static int progress_visible;
 static double progress_last;
 
@@ -22,51 +23,62 @@ double cli_now(void) {
 }
 
 void cli_progress_end(void) {
+    flockfile(stderr);
     if (progress_visible) fputs("\r\033[K", stderr);
     progress_visible = 0;
+    funlockfile(stderr);
 }
 
 void cli_progress(const char *fmt, ...) {
+    if (!isatty(STDERR_FILENO)) return;
     double t = cli_now();
-    if (!isatty(STDERR_FILENO) || (progress_visible && t - progress_last < 0.1)) return;
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("\r\033[K", stderr);
+    flockfile(stderr);
+    if (!progress_visible || t - progress_last >= 0.1) {
+        va_list ap;
+        va_start(ap, fmt);
+        fputs("\r\033[K", stderr);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fflush(stderr);
+        progress_visible = 1;
+        progress_last = t;
+    }
+    funlockfile(stderr);
+}
+
+/* Prints one line on stderr, in place of the progress line: prefix, then fmt. */
+static void line(const char *prefix, const char *fmt, va_list ap) {
+    flockfile(stderr);
+    cli_progress_end();
+    fputs(prefix, stderr);
     vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fflush(stderr);
-    progress_visible = 1;
-    progress_last = t;
+    fputc('\n', stderr);
+    funlockfile(stderr);
 }
 
 int cli_fail(const char *fmt, ...) {
-    cli_progress_end();
     va_list ap;
     va_start(ap, fmt);
-    fputs("pocket-tts: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    line("pocket-tts: ", fmt, ap);
     va_end(ap);
     return 1;
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...) {
+    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "pocket-tts: %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, " (try pocket-tts %s --help)\n", cmd);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    cli_fail("%s: %s (try pocket-tts %s --help)", cmd, msg, cmd);
     return 2;
 }
 
 void cli_info(int quiet, const char *fmt, ...) {
     if (quiet) return;
-    cli_progress_end();
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    line("", fmt, ap);
     va_end(ap);
 }
 
@@ -99,8 +111,8 @@ static int set_value(const char *cmd, const cli_opt *o, const char *v) {
     case CLI_INT: {
         long x = strtol(v, &end, 10);
         if (!*v || *end || errno || x < o->min || x > o->max)
-            return cli_usage_error(cmd, "%s: '%s' is not a whole number from %.0f to %.0f",
-                                   o->name, v, o->min, o->max);
+            return cli_usage_error(cmd, "%s: '%s' is not a whole number from %.0f to %.0f", o->name,
+                                   v, o->min, o->max);
         *(int *)o->dst = (int)x;
         return CLI_CONTINUE;
     }
@@ -109,15 +121,15 @@ static int set_value(const char *cmd, const cli_opt *o, const char *v) {
         if (!*v || *end || !isfinite(x))
             return cli_usage_error(cmd, "%s: '%s' is not a number", o->name, v);
         if (x < o->min || x > o->max)
-            return cli_usage_error(cmd, "%s: %s is outside %g..%g", o->name, v, o->min, o->max);
+            return cli_usage_error(cmd, "%s: %s is out of range (%g to %g)", o->name, v, o->min,
+                                   o->max);
         *(double *)o->dst = x;
         return CLI_CONTINUE;
     }
     case CLI_U64: {
         unsigned long long x = strtoull(v, &end, 10);
         if (!*v || *end || errno || strchr(v, '-'))
-            return cli_usage_error(cmd, "%s: '%s' is not a non-negative whole number", o->name,
-                                   v);
+            return cli_usage_error(cmd, "%s: '%s' is not a non-negative whole number", o->name, v);
         *(uint64_t *)o->dst = (uint64_t)x;
         return CLI_CONTINUE;
     }
@@ -177,12 +189,10 @@ int cli_check_model_args(const char *cmd, const cli_model_args *a) {
 static void on_log(void *user_data, int level, const char *msg) {
     const int *quiet = user_data;
     if (level > PTTS_LOG_INFO || (*quiet && level > PTTS_LOG_ERROR)) return;
-    cli_progress_end();
-    fprintf(stderr, "%s%s\n",
-            level == PTTS_LOG_ERROR  ? "error: "
-            : level == PTTS_LOG_WARN ? "warning: "
-                                     : "",
-            msg);
+    const char *prefix = level == PTTS_LOG_ERROR  ? "error: "
+                         : level == PTTS_LOG_WARN ? "warning: "
+                                                  : "";
+    cli_info(0, "%s%s", prefix, msg);
 }
 
 static int on_download(void *user_data, const char *what, uint64_t done, uint64_t total) {

@@ -48,15 +48,16 @@ typedef struct cli_model_args {
 #define CLI_MODEL_OPTS(a)                                                                          \
     {"--config", NULL, CLI_STRING, &(a).config, 0, 0},                                             \
         {"--language", NULL, CLI_STRING, &(a).language, 0, 0},                                     \
-        {"--threads", NULL, CLI_INT, &(a).threads, 0, 1024},                                       \
-        {"--quiet", "-q", CLI_FLAG, &(a).quiet, 0, 0}
+        {"--threads", NULL, CLI_INT, &(a).threads, 0, 1024}, {                                     \
+        "--quiet", "-q", CLI_FLAG, &(a).quiet, 0, 0                                                \
+    }
 #define CLI_MODEL_HELP                                                                             \
-    "  --language NAME  a released model: english (default, = english_2026-04),\n"                 \
-    "                   english_2026-01, french_24l, german, german_24l, italian,\n"              \
-    "                   italian_24l, portuguese, portuguese_24l, spanish, spanish_24l\n"          \
-    "  --config FILE    a model config .yaml instead (not with --language)\n"                     \
-    "  --threads N      compute threads (default: one per core)\n"                                \
-    "  -q, --quiet      print errors only\n"
+    "  --language NAME        a released model: english (default, = english_2026-04),\n"           \
+    "                         english_2026-01, french_24l, german, german_24l, italian,\n"         \
+    "                         italian_24l, portuguese, portuguese_24l, spanish, spanish_24l\n"     \
+    "  --config FILE          a model config .yaml instead (not with --language)\n"                \
+    "  --threads N            compute threads (default: one per core)\n"                           \
+    "  -q, --quiet            print errors only\n"
 
 /* Checks the model options (--config and --language exclude each other): CLI_CONTINUE,
  * or 2 after the usage error. */

@@ -4,5 +4,10 @@
 
 int cmd_version(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_export_voice(int argc, char **argv);
+int cmd_voices(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_debug(int argc, char **argv);
 
 #endif

@@ -10,8 +10,13 @@ static const struct {
     int (*run)(int argc, char **argv);
     const char *help;
 } commands[] = {
+    {"generate", cmd_generate, "speak a text into a WAV file"},
+    {"export-voice", cmd_export_voice, "save the voice of an audio file for --voice"},
+    {"voices", cmd_voices, "list the predefined voices of a language"},
+    {"serve", cmd_serve, "serve text-to-speech over HTTP (web page, upstream and OpenAI APIs)"},
     {"version", cmd_version, "print the version"},
     {"tokenize", cmd_tokenize, "print the token ids or text chunks of a text"},
+    {"debug", cmd_debug, "developer tools (random-model: a model with random weights)"},
 };
 
 static void usage(FILE *out) {

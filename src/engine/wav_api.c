@@ -12,13 +12,13 @@
 #include "io/wav_writer.h"
 
 struct ptts_wav {
-    FILE *fp;          /* the file or stdout; NULL for a write callback */
-    int own_fp;        /* fp is ours to close (not stdout) */
-    char *created;     /* the path when ptts_wav_open created the file, until started */
-    char name[256];    /* what errors call the output */
+    FILE *fp;       /* the file or stdout; NULL for a write callback */
+    int own_fp;     /* fp is ours to close (not stdout) */
+    char *created;  /* the path when ptts_wav_open created the file, until started */
+    char name[256]; /* what errors call the output */
     ptts_write_fn write;
     void *user_data;
-    wav_writer *w;     /* set by ptts_wav_start */
+    wav_writer *w; /* set by ptts_wav_start */
     ptts_err e;
 };
 
@@ -91,7 +91,8 @@ int ptts_wav_open_writer(ptts_wav **out, ptts_write_fn write, void *user_data, c
 int ptts_wav_start(ptts_wav *w, int sample_rate) {
     if (!w) return PTTS_ERR_INVALID_ARG;
     memset(&w->e, 0, sizeof w->e);
-    if (w->w) return err_set(&w->e, PTTS_ERR_INVALID_ARG, "%s: the WAV is already started", w->name);
+    if (w->w)
+        return err_set(&w->e, PTTS_ERR_INVALID_ARG, "%s: the WAV is already started", w->name);
     int rc;
     if (!w->fp) {
         rc = wav_writer_open_sink(&w->w, w->write, w->user_data, sample_rate, &w->e);
@@ -115,7 +116,8 @@ int ptts_wav_start(ptts_wav *w, int sample_rate) {
 
 static int check_started(ptts_wav *w) {
     memset(&w->e, 0, sizeof w->e);
-    if (!w->w) return err_set(&w->e, PTTS_ERR_INVALID_ARG, "%s: ptts_wav_start was not called", w->name);
+    if (!w->w)
+        return err_set(&w->e, PTTS_ERR_INVALID_ARG, "%s: ptts_wav_start was not called", w->name);
     return PTTS_OK;
 }
 
@@ -133,7 +135,9 @@ int ptts_wav_write_silence(ptts_wav *w, size_t n) {
     return rc;
 }
 
-const char *ptts_wav_errmsg(const ptts_wav *w) { return w ? w->e.msg : "no WAV writer"; }
+const char *ptts_wav_errmsg(const ptts_wav *w) {
+    return w ? w->e.msg : "no WAV writer";
+}
 
 int ptts_wav_close(ptts_wav *w, char *err, size_t errlen) {
     if (!w) return PTTS_OK;
@@ -141,8 +145,7 @@ int ptts_wav_close(ptts_wav *w, char *err, size_t errlen) {
     int rc = wav_writer_close(w->w, &e);
     if (rc) err_prefix(&e, "%s", w->name);
     if (w->own_fp) {
-        if (fclose(w->fp) && !rc)
-            rc = err_set(&e, PTTS_ERR_IO, "%s: %s", w->name, strerror(errno));
+        if (fclose(w->fp) && !rc) rc = err_set(&e, PTTS_ERR_IO, "%s: %s", w->name, strerror(errno));
     } else if (w->fp && fflush(w->fp) && !rc) {
         rc = err_set(&e, PTTS_ERR_IO, "%s: %s", w->name, strerror(errno));
     }

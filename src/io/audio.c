@@ -14,7 +14,7 @@
  * tiny rate would multiply a small hostile file into a huge buffer. */
 #define AUDIO_MIN_RATE 1000
 #define AUDIO_MAX_RATE 1000000
-/* Frames decoded per sf_readf_float call; the buffer holds this many floats. */
+/* Size in floats of the decode buffer (frames x channels per sf_readf_float call). */
 #define AUDIO_CHUNK 8192
 
 /* A read-only file in memory for libsndfile's virtual I/O. */

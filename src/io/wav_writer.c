@@ -14,7 +14,6 @@ struct wav_writer {
     void *ud;
     FILE *fp;        /* set when writing to a FILE */
     off_t header_at; /* where the header starts in fp; -1 when fp cannot seek */
-    int rate;
     uint64_t frames;
     uint8_t block[2 * WAV_BLOCK];
 };
@@ -42,7 +41,6 @@ static int start(wav_writer **out, wav_writer *w, int sample_rate, ptts_err *e) 
         free(w);
         return err_set(e, PTTS_ERR_INVALID_ARG, "invalid WAV sample rate %d", sample_rate);
     }
-    w->rate = sample_rate;
     uint8_t h[WAV_HEADER];
     memcpy(h, "RIFF\0\0\0\0WAVEfmt ", 16);
     put_u32(h + 4, WAV_UNKNOWN);

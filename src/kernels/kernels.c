@@ -16,13 +16,11 @@ static const k_ops *available(k_path p) {
 #if defined(__x86_64__) || defined(__i386__)
     case K_AVX2:
         __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? &k_ops_avx2
-                                                                              : NULL;
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? &k_ops_avx2 : NULL;
     case K_AVX512:
         __builtin_cpu_init();
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                       __builtin_cpu_supports("avx512vl") &&
-                       __builtin_cpu_supports("avx512vnni")
+                       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni")
                    ? &k_ops_avx512
                    : NULL;
 #endif
@@ -44,7 +42,8 @@ static void choose_auto(void) {
         const k_ops *o = available(best_first[i]);
         if (o && !strcmp(o->name, want)) auto_ops = o;
     }
-    for (size_t i = 0; !auto_ops; i++) auto_ops = available(best_first[i]);
+    for (size_t i = 0; !auto_ops; i++)
+        auto_ops = available(best_first[i]);
 }
 
 const k_ops *k_ops_get(k_path p) {
@@ -92,7 +91,8 @@ int lin_init(lin *L, const float *w, const float *b, int out, int in, ptts_err *
     for (int o = 0; o < out; o++) {
         float *dst = L->w + (size_t)(o / K_PANEL) * ps + o % K_PANEL;
         const float *src = w + (size_t)o * in;
-        for (int k = 0; k < in; k++) dst[(size_t)k * K_PANEL] = src[k];
+        for (int k = 0; k < in; k++)
+            dst[(size_t)k * K_PANEL] = src[k];
     }
     return PTTS_OK;
 }
@@ -112,13 +112,13 @@ int lin_init_q8(lin *L, const float *w, const float *b, int out, int in, ptts_er
     L->qsum = calloc((size_t)n_chunks(in) * rows, sizeof *L->qsum);
     if (!L->scale || !L->qsum) {
         lin_free(L);
-        return err_set(e, PTTS_ERR_NOMEM, "out of memory for a %dx%d int8 linear layer", out,
-                       in);
+        return err_set(e, PTTS_ERR_NOMEM, "out of memory for a %dx%d int8 linear layer", out, in);
     }
     for (int o = 0; o < out; o++) {
         const float *src = w + (size_t)o * in;
         float amax = 0;
-        for (int k = 0; k < in; k++) amax = fmaxf(amax, fabsf(src[k]));
+        for (int k = 0; k < in; k++)
+            amax = fmaxf(amax, fabsf(src[k]));
         L->scale[o] = amax / 127;
         if (amax == 0) continue; /* zero row: q and qsum stay 0 */
         const float inv = 127 / amax;
@@ -153,7 +153,8 @@ static void put_tile(const lin *L, float *y, const float *c, int t, int mr, int 
     for (int r = 0; r < mr; r++) {
         float *yr = y + (size_t)(t + r) * L->out;
         const float *cr = c + (size_t)r * np * K_PANEL - o0;
-        for (int o = o0; o < o1; o++) yr[o] = (first ? (L->b ? L->b[o] : 0.0f) : yr[o]) + cr[o];
+        for (int o = o0; o < o1; o++)
+            yr[o] = (first ? (L->b ? L->b[o] : 0.0f) : yr[o]) + cr[o];
     }
 }
 
@@ -196,19 +197,13 @@ static void q8_block(const lin *L, const float *x, float *y, int t0, int t1, int
     float cf[K_MR_MAX * K_NP_MAX * K_PANEL];
     for (int tb = t0; tb < t1; tb += K_Q8_ROWS) {
         const int nb = imin(K_Q8_ROWS, t1 - tb);
-        for (int r = 0; r < nb; r++) {
-            const float *xr = x + (size_t)(tb + r) * in;
-            float amax = 0;
-            for (int k = 0; k < in; k++) amax = fmaxf(amax, fabsf(xr[k]));
-            sx[r] = amax / 127;
-        }
+        for (int r = 0; r < nb; r++)
+            sx[r] = ops->absmax(x + (size_t)(tb + r) * in, in) / 127;
         for (int k0 = 0; k0 < in; k0 += K_Q8_CHUNK) {
             const int kn = imin(K_Q8_CHUNK, in - k0), nk4 = (kn + 3) / 4;
             for (int r = 0; r < nb; r++) {
-                const float *xr = x + (size_t)(tb + r) * in + k0;
-                const float inv = sx[r] > 0 ? 1 / sx[r] : 0;
                 int8_t *q = xq + (size_t)r * K_Q8_CHUNK;
-                for (int k = 0; k < kn; k++) q[k] = (int8_t)lrintf(xr[k] * inv);
+                ops->quant(x + (size_t)(tb + r) * in + k0, kn, sx[r] > 0 ? 1 / sx[r] : 0, q);
                 memset(q + kn, 0, (size_t)(4 * nk4 - kn));
             }
             const int32_t *qsum = L->qsum + (size_t)(k0 / K_Q8_CHUNK) * rows;
@@ -264,8 +259,10 @@ void lin_forward(const lin *L, const float *x, int T, float *y, tpool *pool) {
     j.n_tasks = imin(j.n_tasks, j.by_rows ? row_units : panel_units);
     /* Below ~64k multiply-adds, waking the pool costs more than it saves. */
     if (n == 1 || (double)T * L->in * L->out < 65536) j.n_tasks = 1;
-    if (j.n_tasks == 1) lin_task(&j, 0);
-    else tpool_run(pool, lin_task, &j, j.n_tasks);
+    if (j.n_tasks == 1)
+        lin_task(&j, 0);
+    else
+        tpool_run(pool, lin_task, &j, j.n_tasks);
 }
 
 /* ---- row-wise kernels ---- */

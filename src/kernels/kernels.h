@@ -23,9 +23,9 @@ typedef struct lin {
     float *w; /* prepared copy of W (layout private to the kernels), NULL when int8 */
     float *b; /* [out] copy, or NULL */
     /* int8 weights (lin_init_q8), else all NULL; layouts private to the kernels */
-    int8_t *q;    /* W / scale rounded to [-127, 127] */
-    float *scale; /* per output row */
-    int32_t *qsum; /* per row and k chunk: 128 * sum of q (for unsigned x signed dots) */
+    int8_t *q;               /* W / scale rounded to [-127, 127] */
+    float *scale;            /* per output row */
+    int32_t *qsum;           /* per row and k chunk: 128 * sum of q (for unsigned x signed dots) */
     const struct k_ops *ops; /* kernels chosen at init */
 } lin;
 

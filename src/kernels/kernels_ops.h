@@ -16,9 +16,9 @@
 /* int8 dot products run over k chunks of this size: int32 sums cannot overflow, and a
  * block of quantized x rows fits on the stack (K_Q8_ROWS x K_Q8_CHUNK bytes). */
 #define K_Q8_CHUNK 2048
-#define K_Q8_ROWS 8
-#define K_MR_MAX 6 /* largest tile height of any path */
-#define K_NP_MAX 4 /* largest tile width of any path, in panels */
+#define K_Q8_ROWS  8
+#define K_MR_MAX   6 /* largest tile height of any path */
+#define K_NP_MAX   4 /* largest tile width of any path, in panels */
 
 typedef enum k_path { K_AUTO, K_GENERIC, K_AVX2, K_AVX512, K_NEON } k_path;
 
@@ -33,10 +33,13 @@ typedef struct k_ops {
     /* The int8 version over nk4 groups of 4 k: c = sum of x[r*ldx + k] * q (x zero-padded
      * to 4*nk4). qsum is the panels' qsum row of this chunk, for paths that compute
      * (x + 128) * q and subtract it. */
-    void (*q8_tile)(const int8_t *x, size_t ldx, int mr, const int8_t *w, size_t pstride,
-                    int nk4, int np, const int32_t *qsum, int32_t *c);
-    void (*layernorm)(const float *x, float *y, int n, const float *w, const float *b,
-                      float eps);
+    void (*q8_tile)(const int8_t *x, size_t ldx, int mr, const int8_t *w, size_t pstride, int nk4,
+                    int np, const int32_t *qsum, int32_t *c);
+    /* int8 quantization of x: max |x[i]| (0 for n = 0), and q[i] = x[i] * inv rounded to
+     * nearest even (|x[i] * inv| <= 127), identical on every path. */
+    float (*absmax)(const float *x, int n);
+    void (*quant)(const float *x, int n, float inv, int8_t *q);
+    void (*layernorm)(const float *x, float *y, int n, const float *w, const float *b, float eps);
     void (*gelu)(float *x, size_t n);
     void (*silu)(float *x, size_t n);
     void (*elu)(float *x, size_t n);

@@ -19,8 +19,8 @@ struct tpool {
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t wake;
-    atomic_uint gen;       /* job generation; workers wait for it to change */
-    atomic_int sleepers;   /* workers blocked on `wake` */
+    atomic_uint gen;     /* job generation; workers wait for it to change */
+    atomic_int sleepers; /* workers blocked on `wake` */
     atomic_bool stop;
     _Atomic uint64_t ticket;
     _Atomic(tpool_fn) fn; /* the current job, valid for generation `gen` */
@@ -78,7 +78,8 @@ static unsigned wait_job(tpool *p, unsigned seen) {
      * broadcasts under the mutex, or this thread sees the new generation. */
     atomic_fetch_add(&p->sleepers, 1);
     unsigned g;
-    while ((g = atomic_load(&p->gen)) == seen) pthread_cond_wait(&p->wake, &p->mu);
+    while ((g = atomic_load(&p->gen)) == seen)
+        pthread_cond_wait(&p->wake, &p->mu);
     atomic_fetch_sub(&p->sleepers, 1);
     pthread_mutex_unlock(&p->mu);
     return g;
@@ -106,7 +107,8 @@ static void publish(tpool *p, unsigned g) {
 static void stop_workers(tpool *p, int n_started) {
     atomic_store_explicit(&p->stop, true, memory_order_release);
     publish(p, atomic_load(&p->gen) + 1);
-    for (int i = 0; i < n_started; i++) pthread_join(p->threads[i], NULL);
+    for (int i = 0; i < n_started; i++)
+        pthread_join(p->threads[i], NULL);
 }
 
 int tpool_new(tpool **out, int n_threads, ptts_err *e) {
@@ -152,7 +154,8 @@ int tpool_size(const tpool *p) {
 void tpool_run(tpool *p, tpool_fn fn, void *ctx, int n_tasks) {
     if (n_tasks <= 0) return;
     if (!p || p->n == 1 || n_tasks == 1) {
-        for (int i = 0; i < n_tasks; i++) fn(ctx, i);
+        for (int i = 0; i < n_tasks; i++)
+            fn(ctx, i);
         return;
     }
     unsigned g = atomic_load_explicit(&p->gen, memory_order_relaxed) + 1;
@@ -165,7 +168,9 @@ void tpool_run(tpool *p, tpool_fn fn, void *ctx, int n_tasks) {
     publish(p, g);
     work(p, g);
     for (int i = 0; atomic_load_explicit(&p->done, memory_order_acquire) < n_tasks; i++) {
-        if (i < 4096) cpu_relax();
-        else sched_yield(); /* a worker holding a task was descheduled */
+        if (i < 4096)
+            cpu_relax();
+        else
+            sched_yield(); /* a worker holding a task was descheduled */
     }
 }

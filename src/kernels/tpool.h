@@ -19,7 +19,7 @@ typedef void (*tpool_fn)(void *ctx, int task);
 
 /* n_threads <= 0 means one per online CPU. The pool starts n_threads - 1 workers. */
 int tpool_new(tpool **out, int n_threads, ptts_err *e);
-void tpool_free(tpool *p); /* accepts NULL */
+void tpool_free(tpool *p);      /* accepts NULL */
 int tpool_size(const tpool *p); /* threads including the caller; 1 for NULL */
 /* Runs fn(ctx, i) for every i < n_tasks and returns when all have returned. With a NULL
  * pool the tasks run in order on the calling thread. Allocates nothing. */

@@ -56,7 +56,8 @@ static int read_payload(pb_reader *r, pb_field *f, int depth, const char *what, 
     case PB_I32: {
         size_t n = f->wire == PB_I64 ? 8 : 4;
         if ((rc = take(r, n, &bytes, what, e))) return rc;
-        for (size_t i = 0; i < n; i++) f->u |= (uint64_t)bytes[i] << (8 * i);
+        for (size_t i = 0; i < n; i++)
+            f->u |= (uint64_t)bytes[i] << (8 * i);
         return PTTS_OK;
     }
     case PB_LEN: {
@@ -77,8 +78,8 @@ static int read_payload(pb_reader *r, pb_field *f, int depth, const char *what, 
             if ((rc = read_key(r, &g, what, e))) return rc;
             if (g.wire == PB_EGROUP) {
                 if (g.num != f->num)
-                    return err_set(e, PTTS_ERR_FORMAT, "%s: group %u closed as %u", what,
-                                   f->num, g.num);
+                    return err_set(e, PTTS_ERR_FORMAT, "%s: group %u closed as %u", what, f->num,
+                                   g.num);
                 return PTTS_OK;
             }
             if ((rc = read_payload(r, &g, depth + 1, what, e))) return rc;
@@ -96,7 +97,7 @@ int pb_next(pb_reader *r, pb_field *f, const char *what, ptts_err *e) {
 }
 
 int pb_expect(const pb_field *f, int wire, const char *what, ptts_err *e) {
-    static const char *const names[] = {"varint", "fixed64", "length-delimited",
+    static const char *const names[] = {"varint",      "fixed64",   "length-delimited",
                                         "group start", "group end", "fixed32"};
     if (f->wire == wire) return PTTS_OK;
     return err_set(e, PTTS_ERR_FORMAT, "%s (field %u): wire type %s, expected %s", what, f->num,

@@ -27,46 +27,6 @@ typedef struct raw_spec {
     raw_normalizer norm, denorm;
 } raw_spec;
 
-int spm_buf_reserve(spm_buf *b, size_t n, ptts_err *e) {
-    if (b->p && n < b->cap - b->len) return PTTS_OK;
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap - b->len <= n) {
-        if (cap > SIZE_MAX / 2) return err_set(e, PTTS_ERR_NOMEM, "buffer too large");
-        cap *= 2;
-    }
-    char *p = realloc(b->p, cap);
-    if (!p) return err_set(e, PTTS_ERR_NOMEM, "out of memory (%zu bytes)", cap);
-    b->p = p;
-    b->cap = cap;
-    b->p[b->len] = 0;
-    return PTTS_OK;
-}
-
-int spm_buf_add(spm_buf *b, const void *s, size_t n, ptts_err *e) {
-    int rc = spm_buf_reserve(b, n, e);
-    if (rc) return rc;
-    if (n) memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-    return PTTS_OK;
-}
-
-size_t spm_utf8_valid(const uint8_t *s, size_t n) {
-    if (n == 0) return 0;
-    uint32_t c = s[0];
-    if (c < 0x80) return 1;
-    size_t len = c >= 0xf0 && c < 0xf8 ? 4 : c >= 0xe0 && c < 0xf0 ? 3 : c >= 0xc0 && c < 0xe0 ? 2 : 0;
-    if (len == 0 || n < len) return 0;
-    c &= 0x7f >> len;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) return 0;
-        c = c << 6 | (s[i] & 0x3f);
-    }
-    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (c < min[len] || c > 0x10ffff || (c >= 0xd800 && c < 0xe000)) return 0;
-    return len;
-}
-
 static int dup_cstr(char **out, const view *v, const char *fallback, ptts_err *e) {
     /* SentencePiece hands these strings on as C strings: they end at a NUL. */
     const char *s = v->set ? (const char *)v->p : fallback;
@@ -150,8 +110,7 @@ static int parse_trainer(spm_model *m, raw_spec *rs, const pb_field *f, ptts_err
     return rc;
 }
 
-static int parse_normalizer(raw_normalizer *rn, const pb_field *f, const char *what,
-                            ptts_err *e) {
+static int parse_normalizer(raw_normalizer *rn, const pb_field *f, const char *what, ptts_err *e) {
     pb_reader r = pb_reader_of(f->data, f->len);
     pb_field g;
     int rc;
@@ -204,9 +163,8 @@ static int parse_model(spm_model *m, raw_spec *rs, const void *buf, size_t len, 
     if (!m->pieces || !m->arena) return err_set(e, PTTS_ERR_NOMEM, "out of memory");
     char *cursor = m->arena;
     *rs = (raw_spec){0};
-    rs->norm = rs->denorm = (raw_normalizer){.add_dummy_prefix = true,
-                                             .remove_extra_whitespaces = true,
-                                             .escape_whitespaces = true};
+    rs->norm = rs->denorm = (raw_normalizer){
+        .add_dummy_prefix = true, .remove_extra_whitespaces = true, .escape_whitespaces = true};
     pb_reader r = pb_reader_of(buf, len);
     pb_field f;
     while ((rc = pb_next(&r, &f, "ModelProto", e)) == 1) {
@@ -251,15 +209,13 @@ static int check_pieces(spm_model *m, ptts_err *e) {
         const spm_piece *p = &m->pieces[i];
         if (p->type == SPM_UNKNOWN) {
             if (m->unk >= 0)
-                return err_set(e, PTTS_ERR_FORMAT, "pieces %d and %d are both unknown", m->unk,
-                               i);
+                return err_set(e, PTTS_ERR_FORMAT, "pieces %d and %d are both unknown", m->unk, i);
             m->unk = i;
         } else if (p->type == SPM_BYTE) {
             int b = byte_of_piece(p);
             if (!m->byte_fallback)
                 return err_set(e, PTTS_ERR_FORMAT,
-                               "byte piece '%s' is found although byte_fallback is false",
-                               p->str);
+                               "byte piece '%s' is found although byte_fallback is false", p->str);
             if (b < 0) return err_set(e, PTTS_ERR_FORMAT, "byte piece '%s' is invalid", p->str);
             byte_seen[b] = true;
         } else if (p->type == SPM_USER_DEFINED) {
@@ -268,8 +224,8 @@ static int check_pieces(spm_model *m, ptts_err *e) {
             if (p->score < m->min_score) m->min_score = p->score;
             if (p->score > m->max_score) m->max_score = p->score;
         }
-        n_matchable += p->type == SPM_NORMAL || p->type == SPM_USER_DEFINED ||
-                       p->type == SPM_UNUSED;
+        n_matchable +=
+            p->type == SPM_NORMAL || p->type == SPM_USER_DEFINED || p->type == SPM_UNUSED;
     }
     if (m->unk < 0) return err_set(e, PTTS_ERR_FORMAT, "no unknown piece (<unk>) is defined");
     if (m->byte_fallback)
@@ -345,7 +301,8 @@ int spm_load(spm_model **out, const char *path, ptts_err *e) {
     char chunk[1 << 16];
     size_t got;
     int rc = PTTS_OK;
-    while (!rc && (got = fread(chunk, 1, sizeof chunk, f)) > 0) rc = spm_buf_add(&b, chunk, got, e);
+    while (!rc && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
+        rc = spm_buf_add(&b, chunk, got, e);
     if (!rc && ferror(f)) rc = err_set(e, PTTS_ERR_IO, "cannot read '%s'", path);
     fclose(f);
     if (!rc && (rc = spm_load_memory(out, b.p, b.len, e))) err_prefix(e, "%s", path);

@@ -45,8 +45,8 @@ int spm_encode(const spm_model *m, const char *text, size_t len, int32_t **ids, 
 /* Same, as piece strings (SentencePiece's EncodeAsPieces: a run of unknown characters is
  * one piece holding their text). *pieces is one malloc'd block holding the pointers and the
  * strings: free(*pieces) frees everything. */
-int spm_encode_pieces(const spm_model *m, const char *text, size_t len, char ***pieces,
-                      size_t *n, ptts_err *e);
+int spm_encode_pieces(const spm_model *m, const char *text, size_t len, char ***pieces, size_t *n,
+                      ptts_err *e);
 /* Decodes ids into malloc'd, NUL-terminated UTF-8 text (caller frees). An id out of range
  * is an error (PTTS_ERR_INVALID_ARG). A <0x00> byte piece yields an embedded NUL. */
 int spm_decode(const spm_model *m, const int32_t *ids, size_t n, char **text, ptts_err *e);

@@ -76,7 +76,8 @@ static void add_pair(bpe *b, int32_t l, int32_t r) {
         b->splits[b->n_splits++] = (split){off, len, b->sym[l].len};
 }
 
-/* The split recorded last for the text t[0..len), or NULL. */
+/* The split recorded last for the text t[0..len), or NULL. A linear search: only models
+ * with UNUSED pieces record splits, and those are rare. */
 static const split *find_split(const bpe *b, const char *t, uint32_t len) {
     for (size_t i = b->n_splits; i-- > 0;)
         if (b->splits[i].len == len && !memcmp(b->s + b->splits[i].off, t, len))
@@ -88,8 +89,12 @@ int spm_bpe_encode(const spm_model *m, const char *s, size_t n, spm_tok *toks, s
                    ptts_err *e) {
     /* Pushes: n - 1 initial pairs and at most 2 per merge, and so splits; each split
      * deepens the resegmentation stack by one. */
-    bpe b = {m, s, malloc(n * sizeof *b.sym), malloc(3 * n * sizeof *b.heap), 0,
-             malloc(3 * n * sizeof *b.splits), 0, malloc((n + 1) * sizeof *b.stack)};
+    bpe b = {.m = m,
+             .s = s,
+             .sym = malloc(n * sizeof *b.sym),
+             .heap = malloc(3 * n * sizeof *b.heap),
+             .splits = malloc(3 * n * sizeof *b.splits),
+             .stack = malloc((n + 1) * sizeof *b.stack)};
     int rc = PTTS_OK;
     if (!b.sym || !b.heap || !b.splits || !b.stack) {
         rc = err_set(e, PTTS_ERR_NOMEM, "out of memory");
@@ -103,11 +108,11 @@ int spm_bpe_encode(const spm_model *m, const char *s, size_t n, spm_tok *toks, s
             k = spm_char_len((uint8_t)s[pos]);
             if (k > n - pos) k = n - pos;
         }
-        b.sym[ns] = (symbol){ns - 1, pos + k < n ? ns + 1 : -1, (uint32_t)pos, (uint32_t)k,
-                             freeze};
+        b.sym[ns] = (symbol){ns - 1, pos + k < n ? ns + 1 : -1, (uint32_t)pos, (uint32_t)k, freeze};
         pos += k;
     }
-    for (int32_t i = 1; i < ns; i++) add_pair(&b, i - 1, i);
+    for (int32_t i = 1; i < ns; i++)
+        add_pair(&b, i - 1, i);
     while (b.n_heap) {
         pair top = heap_pop(&b);
         symbol *l = &b.sym[top.left], *r = &b.sym[top.right];

@@ -13,26 +13,21 @@ static int piece_byte(const spm_piece *p) {
     return hi * 16 + lo;
 }
 
-/* Appends the bytes of the byte pieces ids[from, to). */
-static int flush_bytes(const spm_model *m, const int32_t *ids, size_t from, size_t to,
-                       spm_buf *out, ptts_err *e) {
-    uint8_t bytes[64];
-    size_t nb = 0;
-    int rc = PTTS_OK;
-    /* Characters are at most 4 bytes: decode in windows, keeping an unfinished tail. */
-    for (size_t i = from; i < to || nb > 0;) {
-        while (i < to && nb < sizeof bytes) bytes[nb++] = (uint8_t)piece_byte(&m->pieces[ids[i++]]);
-        size_t off = 0;
-        while (off < nb && (i == to || nb - off >= 4)) {
-            size_t c = spm_utf8_valid(bytes + off, nb - off);
-            rc = c ? spm_buf_add(out, bytes + off, c, e) : spm_buf_add(out, "\xEF\xBF\xBD", 3, e);
-            if (rc) return rc;
-            off += c ? c : 1;
-        }
-        memmove(bytes, bytes + off, nb - off);
-        nb -= off;
+/* Appends the bytes of the byte pieces ids[from, to): valid UTF-8 characters as they are,
+ * each other byte as U+FFFD. */
+static int flush_bytes(const spm_model *m, const int32_t *ids, size_t from, size_t to, spm_buf *out,
+                       ptts_err *e) {
+    for (size_t i = from; i < to;) {
+        uint8_t b[4]; /* the longest character */
+        size_t nb = 0;
+        for (; nb < sizeof b && i + nb < to; nb++)
+            b[nb] = (uint8_t)piece_byte(&m->pieces[ids[i + nb]]);
+        size_t c = spm_utf8_valid(b, nb);
+        int rc = c ? spm_buf_add(out, b, c, e) : spm_buf_add(out, "\xEF\xBF\xBD", 3, e);
+        if (rc) return rc;
+        i += c ? c : 1;
     }
-    return rc;
+    return PTTS_OK;
 }
 
 int spm_decode(const spm_model *m, const int32_t *ids, size_t n, char **text, ptts_err *e) {
@@ -44,8 +39,7 @@ int spm_decode(const spm_model *m, const int32_t *ids, size_t n, char **text, pt
     for (size_t i = 0; i < n; i++) {
         if (ids[i] < 0 || ids[i] >= m->n_pieces) {
             free(remap);
-            return err_set(e, PTTS_ERR_INVALID_ARG, "invalid id %d at position %zu (vocabulary "
-                                                    "of %d)",
+            return err_set(e, PTTS_ERR_INVALID_ARG, "invalid id %d at position %zu (of %d pieces)",
                            (int)ids[i], i, m->n_pieces);
         }
         /* The library decodes through the piece text, so a piece that is both reserved
@@ -74,7 +68,8 @@ int spm_decode(const spm_model *m, const int32_t *ids, size_t n, char **text, pt
         if (bos_ws && (nz->add_dummy_prefix || nz->remove_extra_whitespaces) &&
             p->len >= SPM_SPACE_LEN && !memcmp(s, SPM_SPACE, SPM_SPACE_LEN)) {
             s += SPM_SPACE_LEN;
-            /* squeezing: keep dropping leading spaces of the pieces that follow */
+            /* Only this one space goes, unless whitespace is squeezed: then the following
+             * pieces lose theirs too while nothing has been written. */
             bos_ws_seen = !nz->remove_extra_whitespaces;
         }
         while (s < end && !rc) {

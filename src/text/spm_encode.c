@@ -5,8 +5,7 @@
 #include "spm_model.h"
 
 /* WORD (word_model.cc): a new word starts at the text's start and at each U+2581. */
-static void word_encode(const spm_model *m, const char *s, size_t n, spm_tok *toks,
-                        size_t *nt) {
+static void word_encode(const spm_model *m, const char *s, size_t n, spm_tok *toks, size_t *nt) {
     size_t k = 0;
     for (size_t pos = 0; pos < n;) {
         size_t c = spm_char_len((uint8_t)s[pos]);
@@ -16,13 +15,13 @@ static void word_encode(const spm_model *m, const char *s, size_t n, spm_tok *to
         toks[k - 1].len += (uint32_t)c;
         pos += c;
     }
-    for (size_t i = 0; i < k; i++) toks[i].id = spm_lookup(m, toks[i].s, toks[i].len);
+    for (size_t i = 0; i < k; i++)
+        toks[i].id = spm_lookup(m, toks[i].s, toks[i].len);
     *nt = k;
 }
 
 /* CHAR (char_model.cc): characters, and user-defined pieces whole. */
-static void char_encode(const spm_model *m, const char *s, size_t n, spm_tok *toks,
-                        size_t *nt) {
+static void char_encode(const spm_model *m, const char *s, size_t n, spm_tok *toks, size_t *nt) {
     size_t k = 0;
     for (size_t pos = 0; pos < n; k++) {
         size_t c = m->has_user_defined ? spm_match_user_defined(m, s + pos, n - pos) : 0;
@@ -35,8 +34,8 @@ static void char_encode(const spm_model *m, const char *s, size_t n, spm_tok *to
 }
 
 /* Encodes text into *out (malloc'd, *n pieces); the pieces' text lives in norm. */
-static int encode(const spm_model *m, const char *text, size_t len, spm_buf *norm,
-                  spm_tok **out, size_t *n, ptts_err *e) {
+static int encode(const spm_model *m, const char *text, size_t len, spm_buf *norm, spm_tok **out,
+                  size_t *n, ptts_err *e) {
     *out = NULL;
     *n = 0;
     if (!m) return err_set(e, PTTS_ERR_INVALID_ARG, "spm_encode: model is NULL");
@@ -107,7 +106,8 @@ int spm_encode(const spm_model *m, const char *text, size_t len, int32_t **ids, 
     if (rc) return rc;
     int32_t *out = malloc((nt ? nt : 1) * sizeof *out);
     if (out) {
-        for (size_t i = 0; i < nt; i++) out[i] = toks[i].id;
+        for (size_t i = 0; i < nt; i++)
+            out[i] = toks[i].id;
         *ids = out;
         *n = nt;
     } else {
@@ -117,8 +117,8 @@ int spm_encode(const spm_model *m, const char *text, size_t len, int32_t **ids, 
     return rc;
 }
 
-int spm_encode_pieces(const spm_model *m, const char *text, size_t len, char ***pieces,
-                      size_t *n, ptts_err *e) {
+int spm_encode_pieces(const spm_model *m, const char *text, size_t len, char ***pieces, size_t *n,
+                      ptts_err *e) {
     if (!pieces || !n) return err_set(e, PTTS_ERR_INVALID_ARG, "spm_encode_pieces: NULL output");
     *pieces = NULL;
     *n = 0;
@@ -131,7 +131,8 @@ int spm_encode_pieces(const spm_model *m, const char *text, size_t len, char ***
         return rc;
     }
     size_t bytes = (nt + 1) * sizeof(char *);
-    for (size_t i = 0; i < nt; i++) bytes += toks[i].len + 1;
+    for (size_t i = 0; i < nt; i++)
+        bytes += toks[i].len + 1;
     char **out = malloc(bytes);
     if (out) {
         char *dst = (char *)(out + nt + 1);

@@ -1,6 +1,7 @@
 /* spm_model.h - internals of the SentencePiece tokenizer shared by its files:
  * sentencepiece.c (loading, accessors), spm_vocab.c (piece lookup), spm_normalizer.c,
- * spm_unigram.c, spm_bpe.c, spm_encode.c, spm_decode.c. */
+ * spm_unigram.c and spm_bpe.c (segmentation), spm_encode.c, spm_decode.c, spm_util.c
+ * (byte buffer, UTF-8). */
 #ifndef PTTS_SPM_MODEL_H
 #define PTTS_SPM_MODEL_H
 
@@ -13,13 +14,19 @@
 #include "sentencepiece.h"
 
 /* ModelProto.SentencePiece.Type */
-enum { SPM_NORMAL = 1, SPM_UNKNOWN = 2, SPM_CONTROL = 3, SPM_USER_DEFINED = 4, SPM_UNUSED = 5,
-       SPM_BYTE = 6 };
+enum {
+    SPM_NORMAL = 1,
+    SPM_UNKNOWN = 2,
+    SPM_CONTROL = 3,
+    SPM_USER_DEFINED = 4,
+    SPM_UNUSED = 5,
+    SPM_BYTE = 6
+};
 /* TrainerSpec.ModelType */
 enum { SPM_UNIGRAM = 1, SPM_BPE = 2, SPM_WORD = 3, SPM_CHAR = 4 };
 
 /* "▁" (U+2581), which stands for a space inside pieces. */
-#define SPM_SPACE "\xe2\x96\x81"
+#define SPM_SPACE     "\xe2\x96\x81"
 #define SPM_SPACE_LEN 3
 
 typedef struct spm_piece {
@@ -39,8 +46,8 @@ typedef struct spm_trie_node {
 
 typedef struct spm_trie {
     spm_trie_node *nodes;
-    uint8_t *labels;  /* per edge */
-    uint32_t *target; /* per edge: child node */
+    uint8_t *labels;    /* per edge */
+    uint32_t *target;   /* per edge: child node */
     uint32_t root[256]; /* child of the root per byte, 0 if none (speeds the first step) */
 } spm_trie;
 
@@ -72,16 +79,16 @@ struct spm_model {
     size_t slot_mask; /* table size - 1 (a power of two) */
     spm_trie trie;
     bool has_user_defined;
-    int unk;           /* the UNKNOWN piece: what unmatched text encodes to */
-    int32_t byte_id[256]; /* id of <0xXX>, when byte_fallback */
-    float min_score, max_score; /* over NORMAL pieces (Unigram) */
+    int unk;                                /* the UNKNOWN piece: what unmatched text encodes to */
+    int32_t byte_id[256];                   /* id of <0xXX>, when byte_fallback */
+    float min_score, max_score;             /* over NORMAL pieces (Unigram) */
     int api_unk, api_bos, api_eos, api_pad; /* as spm_unk_id() etc. report them */
     char *unk_surface;                      /* what decoding writes for the unknown piece */
     spm_normalizer norm;
     spm_normalizer denorm; /* used only when it has a character map */
 };
 
-/* A growable byte buffer; p is NUL-terminated whenever it is non-NULL. */
+/* spm_util.c: a growable byte buffer; p is NUL-terminated whenever it is non-NULL. */
 typedef struct spm_buf {
     char *p;
     size_t len, cap;
@@ -123,8 +130,10 @@ static inline uint32_t spm_trie_step(const spm_trie *t, uint32_t node, uint8_t c
     uint32_t lo = nd->first, hi = nd->first + nd->count;
     while (lo < hi) {
         uint32_t mid = (lo + hi) / 2;
-        if (t->labels[mid] < c) lo = mid + 1;
-        else hi = mid;
+        if (t->labels[mid] < c)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo < nd->first + nd->count && t->labels[lo] == c ? t->target[lo] : 0;
 }

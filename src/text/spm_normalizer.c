@@ -13,8 +13,8 @@
 int spm_charsmap_load(spm_normalizer *nz, const uint8_t *blob, size_t len, const char *what,
                       ptts_err *e) {
     if (len <= 4) return err_set(e, PTTS_ERR_FORMAT, "%s: character map is broken", what);
-    size_t trie = (size_t)blob[0] | (size_t)blob[1] << 8 | (size_t)blob[2] << 16 |
-                  (size_t)blob[3] << 24;
+    size_t trie =
+        (size_t)blob[0] | (size_t)blob[1] << 8 | (size_t)blob[2] << 16 | (size_t)blob[3] << 24;
     if (trie > len - 4)
         return err_set(e, PTTS_ERR_FORMAT, "%s: character map trie (%zu bytes) exceeds the blob",
                        what, trie);
@@ -25,8 +25,8 @@ int spm_charsmap_load(spm_normalizer *nz, const uint8_t *blob, size_t len, const
     if (!nz->units || !nz->repl) return err_set(e, PTTS_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < nz->n_units; i++) {
         const uint8_t *u = blob + 4 + 4 * i;
-        nz->units[i] = (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 |
-                       (uint32_t)u[3] << 24;
+        nz->units[i] =
+            (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 | (uint32_t)u[3] << 24;
     }
     memcpy(nz->repl, blob + 4 + trie, nz->repl_len);
     nz->repl[nz->repl_len] = 0;
@@ -82,8 +82,9 @@ static int normalize_prefix(const spm_normalizer *nz, const spm_model *ud, const
     uint32_t value = 0;
     if ((k = charsmap_match(nz, s, n, &value))) {
         if (value >= nz->repl_len)
-            return err_set(e, PTTS_ERR_FORMAT, "character map '%s': entry %u outside its %zu "
-                                               "bytes of replacements",
+            return err_set(e, PTTS_ERR_FORMAT,
+                           "character map '%s': entry %u outside its %zu "
+                           "bytes of replacements",
                            nz->name, value, nz->repl_len);
         *rep = nz->repl + value;
         *rep_len = strlen(*rep); /* repl is NUL-terminated at repl_len */
@@ -125,14 +126,14 @@ int spm_normalize(const spm_normalizer *nz, const spm_model *ud, const char *tex
     if (pos == len) return PTTS_OK;
     /* Most text keeps its size; reserving 3x avoids regrowth, as the library does. */
     if ((rc = spm_buf_reserve(out, len < SIZE_MAX / 4 ? 3 * len : len, e))) return rc;
-    if (!nz->treat_whitespace_as_suffix && nz->add_dummy_prefix &&
-        (rc = add_space(nz, out, e)))
+    if (!nz->treat_whitespace_as_suffix && nz->add_dummy_prefix && (rc = add_space(nz, out, e)))
         return rc;
     bool prev_space = nz->remove_extra_whitespaces;
     for (; pos < len; pos += used) {
         if ((rc = normalize_prefix(nz, ud, s + pos, len - pos, &rep, &rep_len, &used, e)))
             return rc;
-        while (prev_space && rep_len > 0 && rep[0] == ' ') rep++, rep_len--;
+        while (prev_space && rep_len > 0 && rep[0] == ' ')
+            rep++, rep_len--;
         if (rep_len > 0) prev_space = rep[rep_len - 1] == ' ';
         for (size_t i = 0; i < rep_len; i++) { /* runs without spaces, then one space */
             const char *sp = memchr(rep + i, ' ', rep_len - i);
@@ -145,7 +146,8 @@ int spm_normalize(const spm_normalizer *nz, const spm_model *ud, const char *tex
     if (nz->remove_extra_whitespaces) { /* trailing spaces go too */
         const char *sp = nz->escape_whitespaces ? SPM_SPACE : " ";
         size_t sl = nz->escape_whitespaces ? SPM_SPACE_LEN : 1;
-        while (out->len >= sl && !memcmp(out->p + out->len - sl, sp, sl)) out->len -= sl;
+        while (out->len >= sl && !memcmp(out->p + out->len - sl, sp, sl))
+            out->len -= sl;
         out->p[out->len] = 0;
     }
     if (nz->treat_whitespace_as_suffix && nz->add_dummy_prefix) rc = add_space(nz, out, e);

@@ -17,7 +17,8 @@ int spm_unigram_encode(const spm_model *m, const char *s, size_t n, spm_tok *tok
                        ptts_err *e) {
     best_path *best = malloc((n + 1) * sizeof *best);
     if (!best) return err_set(e, PTTS_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i <= n; i++) best[i] = (best_path){0, -1, -1};
+    for (size_t i = 0; i <= n; i++)
+        best[i] = (best_path){0, -1, -1};
     const float unk_score = m->min_score - UNK_PENALTY;
     const spm_trie *t = &m->trie;
     for (size_t start = 0; start < n;) {
@@ -49,8 +50,8 @@ int spm_unigram_encode(const spm_model *m, const char *s, size_t n, spm_tok *tok
     /* Backtrack, then reverse into reading order. */
     size_t k = 0;
     for (size_t end = n; end > 0; end = (size_t)best[end].start)
-        toks[k++] = (spm_tok){best[end].id, (uint32_t)(end - (size_t)best[end].start),
-                              s + best[end].start};
+        toks[k++] =
+            (spm_tok){best[end].id, (uint32_t)(end - (size_t)best[end].start), s + best[end].start};
     for (size_t i = 0; i < k / 2; i++) {
         spm_tok tmp = toks[i];
         toks[i] = toks[k - 1 - i];

@@ -4,7 +4,8 @@
 
 static uint64_t hash_bytes(const char *s, size_t n) {
     uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
     return h;
 }
 
@@ -35,10 +36,12 @@ int spm_lookup(const spm_model *m, const char *s, size_t n) {
 
 static int build_hash(spm_model *m, ptts_err *e) {
     size_t size = 16;
-    while (size < 2 * (size_t)m->n_pieces) size *= 2;
+    while (size < 2 * (size_t)m->n_pieces)
+        size *= 2;
     if (!(m->slots = malloc(size * sizeof *m->slots)))
         return err_set(e, PTTS_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < size; i++) m->slots[i] = (spm_slot){-1, -1};
+    for (size_t i = 0; i < size; i++)
+        m->slots[i] = (spm_slot){-1, -1};
     m->slot_mask = size - 1;
     for (int id = 0; id < m->n_pieces; id++) {
         const spm_piece *p = &m->pieces[id];
@@ -109,7 +112,8 @@ static int build_trie(spm_model *m, ptts_err *e) {
         while (i < hi[v]) {
             uint8_t c = (uint8_t)keys[i].s[d];
             uint32_t j = i + 1;
-            while (j < hi[v] && (uint8_t)keys[j].s[d] == c) j++;
+            while (j < hi[v] && (uint8_t)keys[j].s[d] == c)
+                j++;
             t->labels[n_edges] = c;
             t->target[n_edges++] = n_nodes;
             lo[n_nodes] = i;
@@ -120,7 +124,8 @@ static int build_trie(spm_model *m, ptts_err *e) {
         nd->count = n_edges - nd->first;
     }
     memset(t->root, 0, sizeof t->root);
-    for (uint32_t k = 0; k < t->nodes[0].count; k++) t->root[t->labels[k]] = t->target[k];
+    for (uint32_t k = 0; k < t->nodes[0].count; k++)
+        t->root[t->labels[k]] = t->target[k];
 done:
     free(keys);
     free(lo);
