@@ -259,6 +259,12 @@ static void check_errors(void) {
         CHECK(STREQ(e.msg, "the config is empty"), "%s", e.msg);
         config_free(&c);
     }
+    char deep[100001];
+    memset(deep, '[', sizeof deep - 1);
+    deep[sizeof deep - 1] = 0;
+    CHECK(config_load_string(&c, deep, strlen(deep), NULL, &e) == PTTS_ERR_CONFIG);
+    CHECK(STREQ(e.msg, "nested more than 32 levels deep (line 1)"), "%s", e.msg);
+    config_free(&c);
     CHECK(config_load_string(&c, "- 1\n", 4, NULL, &e) == PTTS_ERR_CONFIG);
     CHECK(STREQ(e.msg, "config: expected a mapping, got a list (line 1)"), "%s", e.msg);
     config_free(&c);

@@ -166,6 +166,41 @@ static void test_lin(tpool *pool) {
            worst_f32, worst_q8, rms_q8);
 }
 
+static float gauss(void) { /* Irwin-Hall: sum of 12 uniforms, variance 1 */
+    float s = 0;
+    for (int i = 0; i < 12; i++) s += frand() * 0.5f + 0.5f;
+    return s - 6;
+}
+
+/* int8 against f32 on Gaussian weights and activations (heavier tails than uniform: the
+ * row maxima that set the scales sit further out), at a FlowLM size. */
+static void test_q8_gauss(void) {
+    const int out = 1024, in = 1024, T = 4;
+    float *w = malloc((size_t)out * in * sizeof *w), *x = malloc((size_t)T * in * sizeof *x);
+    float *yf = malloc((size_t)T * out * sizeof *yf), *yq = malloc((size_t)T * out * sizeof *yq);
+    lin Lf, Lq;
+    ptts_err e = {0};
+    if (!w || !x || !yf || !yq) {
+        CHECK(0, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < (size_t)out * in; i++) w[i] = gauss() * 0.03f;
+    for (size_t i = 0; i < (size_t)T * in; i++) x[i] = gauss();
+    if (lin_init(&Lf, w, NULL, out, in, &e) != PTTS_OK ||
+        lin_init_q8(&Lq, w, NULL, out, in, &e) != PTTS_OK) {
+        CHECK(0, "%s", e.msg);
+        return;
+    }
+    lin_forward(&Lf, x, T, yf, NULL);
+    lin_forward(&Lq, x, T, yq, NULL);
+    double r = rel_rms(yq, yf, (size_t)T * out);
+    CHECK(r <= TOL_Q8_RMS, "q8 on Gaussian data: relative RMS %.3g", r);
+    printf("int8 relative RMS against f32, Gaussian %dx%d: %.3g\n", out, in, r);
+    lin_free(&Lf);
+    lin_free(&Lq);
+    free(w), free(x), free(yf), free(yq);
+}
+
 static void test_lin_errors(void) {
     lin L;
     ptts_err e = {0};
@@ -333,6 +368,7 @@ int main(void) {
     ptts_err e = {0};
     CHECK(tpool_new(&pool, 2, &e) == PTTS_OK, "%s", e.msg);
     test_lin(pool);
+    test_q8_gauss();
     test_lin_errors();
     for (int i = 0; i < n_paths; i++)
         test_rows(paths[i]);

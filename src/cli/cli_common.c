@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +12,9 @@
 
 #define MAX_STDIN (64u << 20) /* a text larger than this is a mistake */
 
-/* The progress line, drawn on a terminal only. Its state is touched only under stderr's
- * lock (flockfile), as logs arrive from the generation's worker thread too. */
+/* The progress line, drawn on a terminal only. Logs arrive from the generation's worker
+ * thread too, so its state and every multi-part write to stderr go under this lock. */
+static pthread_mutex_t stderr_lock = PTHREAD_MUTEX_INITIALIZER;
 static int progress_visible;
 static double progress_last;
 
@@ -22,17 +24,22 @@ double cli_now(void) {
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-void cli_progress_end(void) {
-    flockfile(stderr);
+/* With stderr_lock held. */
+static void clear_progress(void) {
     if (progress_visible) fputs("\r\033[K", stderr);
     progress_visible = 0;
-    funlockfile(stderr);
+}
+
+void cli_progress_end(void) {
+    pthread_mutex_lock(&stderr_lock);
+    clear_progress();
+    pthread_mutex_unlock(&stderr_lock);
 }
 
 void cli_progress(const char *fmt, ...) {
     if (!isatty(STDERR_FILENO)) return;
     double t = cli_now();
-    flockfile(stderr);
+    pthread_mutex_lock(&stderr_lock);
     if (!progress_visible || t - progress_last >= 0.1) {
         va_list ap;
         va_start(ap, fmt);
@@ -43,17 +50,17 @@ void cli_progress(const char *fmt, ...) {
         progress_visible = 1;
         progress_last = t;
     }
-    funlockfile(stderr);
+    pthread_mutex_unlock(&stderr_lock);
 }
 
 /* Prints one line on stderr, in place of the progress line: prefix, then fmt. */
 static void line(const char *prefix, const char *fmt, va_list ap) {
-    flockfile(stderr);
-    cli_progress_end();
+    pthread_mutex_lock(&stderr_lock);
+    clear_progress();
     fputs(prefix, stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
-    funlockfile(stderr);
+    pthread_mutex_unlock(&stderr_lock);
 }
 
 int cli_fail(const char *fmt, ...) {

@@ -174,8 +174,9 @@ int cmd_generate(int argc, char **argv) {
         text = default_text(ma.config ? NULL : ma.language);
     }
     if (!text[strspn(text, " \t\r\n\v\f")]) {
+        rc = cli_fail("the text is empty%s", input ? " (read from stdin)" : "");
         free(input);
-        return cli_fail("the text is empty%s", input ? " (read from stdin)" : "");
+        return rc;
     }
 
     /* The output first: an unwritable path fails before the model is loaded. */

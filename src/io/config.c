@@ -13,6 +13,9 @@
 
 /* Configs are a few KiB; a bigger file is not a config. */
 #define CFG_MAX_FILE (1u << 20)
+/* The schema nests 4 deep; libyaml takes quadratic time in the nesting depth, so deeper
+ * input is refused before it is loaded. */
+#define CFG_MAX_DEPTH 32
 /* Every integer of the schema is a size or a count; larger values are typos. */
 #define CFG_INT_MAX (1 << 24)
 
@@ -34,25 +37,18 @@ typedef struct field {
     const struct field *sub; /* K_MAP: its keys, ending with {0} */
 } field;
 
+/* clang-format off */
 #define OFF(m) offsetof(ptts_config, m)
-#define INT(k, m)                                                                                  \
-    { k, K_INT, F_REQ, OFF(m), 1, NULL }
-#define INT0(k, m)                                                                                 \
-    { k, K_INT, F_REQ, OFF(m), 0, NULL }
-#define INTN(k, m)                                                                                 \
-    { k, K_INT, F_NULL, OFF(m), 0, NULL }
-#define INTS(k, m)                                                                                 \
-    { k, K_INTS, F_REQ, OFF(m), 1, NULL }
-#define FLT(k, m, f)                                                                               \
-    { k, K_FLOAT, f, OFF(m), 0, NULL }
-#define STR(k, m)                                                                                  \
-    { k, K_STR, F_REQ, OFF(m), 0, NULL }
-#define BOOL(k, m)                                                                                 \
-    { k, K_BOOL, 0, OFF(m), 0, NULL }
-#define PATH(k, m, f)                                                                              \
-    { k, K_PATH, f, OFF(m), 0, NULL }
-#define MAP(k, s)                                                                                  \
-    { k, K_MAP, F_REQ, 0, 0, s }
+#define INT(k, m)     {k, K_INT, F_REQ, OFF(m), 1, NULL}
+#define INT0(k, m)    {k, K_INT, F_REQ, OFF(m), 0, NULL}
+#define INTN(k, m)    {k, K_INT, F_NULL, OFF(m), 0, NULL}
+#define INTS(k, m)    {k, K_INTS, F_REQ, OFF(m), 1, NULL}
+#define FLT(k, m, f)  {k, K_FLOAT, f, OFF(m), 0, NULL}
+#define STR(k, m)     {k, K_STR, F_REQ, OFF(m), 0, NULL}
+#define BOOL(k, m)    {k, K_BOOL, 0, OFF(m), 0, NULL}
+#define PATH(k, m, f) {k, K_PATH, f, OFF(m), 0, NULL}
+#define MAP(k, s)     {k, K_MAP, F_REQ, 0, 0, s}
+/* clang-format on */
 
 /* The upstream schema (pocket_tts/utils/config.py, 2.1.0) with its defaults. */
 static const field flow_fields[] = {
@@ -516,7 +512,34 @@ void config_free(ptts_config *c) {
     memset(c, 0, sizeof *c);
 }
 
+/* Refuses nesting deeper than CFG_MAX_DEPTH, reading events only as far as needed. Syntax
+ * errors are left to the loader, which reports them. */
+static int check_depth(const char *yaml, size_t len, ptts_err *e) {
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p)) return err_set(e, PTTS_ERR_NOMEM, "out of memory");
+    yaml_parser_set_input_string(&p, (const unsigned char *)yaml, len);
+    int depth = 0, rc = PTTS_OK;
+    yaml_event_t ev;
+    while (!rc && yaml_parser_parse(&p, &ev)) {
+        yaml_event_type_t t = ev.type;
+        size_t line = ev.start_mark.line + 1;
+        yaml_event_delete(&ev);
+        if (t == YAML_STREAM_END_EVENT) break;
+        if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
+            if (++depth > CFG_MAX_DEPTH)
+                rc = err_set(e, PTTS_ERR_CONFIG, "nested more than %d levels deep (line %zu)",
+                             CFG_MAX_DEPTH, line);
+        } else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+    }
+    yaml_parser_delete(&p);
+    return rc;
+}
+
 static int parse_document(parse_ctx *x, yaml_parser_t *p, const char *yaml, size_t len) {
+    int rc = check_depth(yaml, len, x->e);
+    if (rc) return rc;
     yaml_parser_set_input_string(p, (const unsigned char *)yaml, len);
     if (!yaml_parser_load(p, x->doc)) {
         if (p->error == YAML_MEMORY_ERROR) return err_set(x->e, PTTS_ERR_NOMEM, "out of memory");
@@ -551,13 +574,12 @@ int config_load_string(ptts_config *c, const char *yaml, size_t len, const char 
     if (!yaml_parser_initialize(&p)) return err_set(e, PTTS_ERR_NOMEM, "out of memory");
     parse_ctx x = {.doc = &doc, .c = c, .base_dir = base_dir, .e = e};
     x.c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
-    int rc;
     if (!x.c_locale) {
         yaml_parser_delete(&p);
         return err_set(e, PTTS_ERR_NOMEM, "out of memory");
     }
     memset(&doc, 0, sizeof doc);
-    rc = parse_document(&x, &p, yaml ? yaml : "", len);
+    int rc = parse_document(&x, &p, yaml ? yaml : "", len);
     yaml_document_delete(&doc);
     yaml_parser_delete(&p);
     freelocale(x.c_locale);

@@ -90,8 +90,8 @@ static int serve(ptts_model *m, voices *vs, const ptts_gen_params *p, int n_work
         return cli_fail("%s", err);
     }
     /* Printed even with -q: with --port 0 it is the only way to learn the port. */
-    fprintf(stderr, "pocket-tts: serving on http://%s:%d (%d workers, queue %d)\n", host, bound,
-            n_workers, queue);
+    fprintf(stderr, "pocket-tts: serving on http://%s:%d (workers: %d, queue: %d)\n", host,
+            bound, n_workers, queue);
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);

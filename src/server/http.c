@@ -193,7 +193,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max) {
 
 /* The response is gone (sent, or the connection closed): stop the generation if it runs. */
 static void stream_free(void *cls) {
-    job_cancel(cls);
+    job_cancel(cls, "connection closed");
     job_release(cls);
 }
 
@@ -510,6 +510,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     conn *k = *con_cls;
     if (!k) return;
     *con_cls = NULL;
+    const char *reason = toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT ||
+                                 toe == MHD_REQUEST_TERMINATED_READ_ERROR
+                             ? "client went away"
+                         : toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "idle timeout"
+                         : toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "server stopping"
+                                                                         : "cut";
+    if (k->j) job_cancel(k->j, reason); /* stops an unfinished job */
     if (!h->quiet) {
         char extra[96] = "";
         if (k->j && k->status == 200) {
@@ -517,16 +524,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
             size_t pcm = k->j->format == FMT_WAV && bytes >= 44 ? bytes - 44 : bytes;
             snprintf(extra, sizeof extra, ", %.2f s of audio", (double)pcm / 48000.0);
         }
-        srv_log("%s %s %d%s in %.3f s%s", k->method, k->url, k->status, extra, srv_now() - k->t0,
-                toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? ""
-                : toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT || toe == MHD_REQUEST_TERMINATED_READ_ERROR
-                    ? " (client went away)"
-                    : " (cut)");
+        const char *why = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? NULL
+                          : k->j && job_why(k->j)                    ? job_why(k->j)
+                                                                     : reason;
+        srv_log("%s %s %d%s in %.3f s%s%s%s", k->method, k->url, k->status, extra,
+                srv_now() - k->t0, why ? " (" : "", why ? why : "", why ? ")" : "");
     }
-    if (k->j) {
-        job_cancel(k->j); /* a no-op for a finished job; stops an unfinished one */
-        job_release(k->j);
-    }
+    job_release(k->j);
     if (k->pp) MHD_destroy_post_processor(k->pp);
     atomic_fetch_sub(&h->body_bytes, k->reserved);
     free(k->body.p);

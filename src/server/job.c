@@ -78,11 +78,24 @@ void job_release(job *j) {
     free(j);
 }
 
-void job_cancel(job *j) {
-    pthread_mutex_lock(&j->mu);
+/* Caller holds mu. */
+static void abandon(job *j, const char *why) {
+    if (!j->gone) j->why = why;
     j->gone = 1;
     pthread_cond_broadcast(&j->cv);
+}
+
+void job_cancel(job *j, const char *why) {
+    pthread_mutex_lock(&j->mu);
+    if (j->state != JOB_DONE) abandon(j, why);
     pthread_mutex_unlock(&j->mu);
+}
+
+const char *job_why(job *j) {
+    pthread_mutex_lock(&j->mu);
+    const char *why = j->why;
+    pthread_mutex_unlock(&j->mu);
+    return why;
 }
 
 void job_set_streaming(job *j) {
@@ -137,7 +150,7 @@ int job_write(void *ud, const void *data, size_t len) {
     while (len) {
         while (j->len == j->cap && !j->gone && srv_now() < j->deadline) wait_ms(j, 1000);
         if (j->gone || srv_now() >= j->deadline) {
-            j->gone = 1;
+            abandon(j, "timed out");
             pthread_mutex_unlock(&j->mu);
             return 1;
         }
@@ -176,10 +189,8 @@ static void connection_wait(job *j) {
     pthread_mutex_unlock(&j->mu);
     int gone = peer_gone(fd);
     pthread_mutex_lock(&j->mu);
-    if (gone || srv_now() >= j->deadline) {
-        j->gone = 1;
-        pthread_cond_broadcast(&j->cv);
-    }
+    if (gone) abandon(j, "client went away");
+    else if (srv_now() >= j->deadline) abandon(j, "timed out");
 }
 
 job_state job_wait_started(job *j) {

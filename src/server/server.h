@@ -89,6 +89,7 @@ typedef struct job {
     int http_status; /* JOB_FAILED */
     char detail[512];
     int gone;        /* the client went away, or the server stops: stop at once */
+    const char *why; /* what stopped it, for the log (static) */
     /* The pipe: a ring of bytes written by the worker, read by the connection. */
     unsigned char *ring;
     size_t cap, head, len;
@@ -103,8 +104,11 @@ job *job_new(char *text, char *voice, unsigned char *upload, size_t upload_len, 
 void job_retain(job *j);
 void job_release(job *j); /* accepts NULL */
 
-/* Marks the client gone (or the server stopping) and wakes everyone waiting on j. */
-void job_cancel(job *j);
+/* Marks j abandoned (why: "client went away", "stopped"...) and wakes everyone waiting on
+ * it. A no-op on a finished job. */
+void job_cancel(job *j, const char *why);
+/* What stopped j (NULL when nothing did). */
+const char *job_why(job *j);
 /* Worker side: state changes (each wakes the connection). */
 void job_set_streaming(job *j);
 void job_finish(job *j);

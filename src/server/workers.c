@@ -191,7 +191,7 @@ void workers_stop(workers *p) {
     pthread_mutex_lock(&p->mu);
     p->stopping = 1;
     for (int i = 0; i < p->n; i++)
-        if (p->w[i].current) job_cancel(p->w[i].current);
+        if (p->w[i].current) job_cancel(p->w[i].current, "server stopping");
     job **left = p->queue;
     int head = p->head, len = p->len;
     p->len = 0;
@@ -199,7 +199,7 @@ void workers_stop(workers *p) {
     pthread_mutex_unlock(&p->mu);
     for (int i = 0; i < len; i++) {
         job *j = left[(head + i) % p->cap];
-        job_cancel(j);
+        job_cancel(j, "server stopping");
         job_release(j);
     }
     for (int i = 0; i < p->started; i++) pthread_join(p->w[i].thread, NULL);

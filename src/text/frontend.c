@@ -6,6 +6,10 @@
 #include <unictype.h>
 #include <unistr.h>
 
+/* The four character rules below (is_space, is_alnum, uc_is_property_uppercase for
+ * str.isupper, u8_toupper for str.upper) agree with Python 3.11 on every code point (both
+ * libunistring 1.0 and Python 3.11 use Unicode 14). */
+
 /* Python's str.isspace: general category Zs, or bidirectional class WS, B or S. */
 static int is_space(ucs4_t c) {
     int bidi = uc_bidi_category(c);
@@ -254,8 +258,7 @@ int text_split(const spm_model *tok, const char *text, int max_tokens, int pad,
         return err_set(e, PTTS_ERR_INVALID_ARG, "max_tokens must be at least 1 (got %d)",
                        max_tokens);
     char *prepared = NULL;
-    int guess;
-    int rc = text_prepare(text, pad, remove_semicolons, &prepared, &guess, e);
+    int rc = text_prepare(text, pad, remove_semicolons, &prepared, NULL, e);
     if (rc) return rc;
 
     int32_t *ids = NULL, *ends = NULL, *commas = NULL, *sub = NULL;
@@ -281,11 +284,9 @@ int text_split(const spm_model *tok, const char *text, int max_tokens, int pad,
             while (refined.n > before)
                 free(refined.v[--refined.n].text);
         }
-        if ((rc = segments_push(&refined, s->n_tokens, s->text, e))) {
-            s->text = NULL;
-            goto done;
-        }
-        s->text = NULL; /* now owned by refined */
+        char *moved = s->text;
+        s->text = NULL; /* refined owns it now (or segments_push freed it) */
+        if ((rc = segments_push(&refined, s->n_tokens, moved, e))) goto done;
     }
     rc = merge(tok, &refined, (size_t)max_tokens, out, e);
 

@@ -33,8 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (size_t i = 0; i < c.n; i++) {
         int32_t *ids = NULL;
         size_t n = 0;
-        if (spm_encode(tok, c.v[i].text, strlen(c.v[i].text), &ids, &n, &e) ||
-            n != c.v[i].n_ids || (n && memcmp(ids, c.v[i].ids, n * sizeof *ids)))
+        if (spm_encode(tok, c.v[i].text, strlen(c.v[i].text), &ids, &n, &e) || n != c.v[i].n_ids ||
+            (n && memcmp(ids, c.v[i].ids, n * sizeof *ids)))
             abort();
         free(ids);
     }
