@@ -29,24 +29,25 @@ static const char LONG_TEXT[] =
     "The old lighthouse keeper climbed the spiral stairs every evening, counting each step as "
     "his father had taught him. Far below, the waves broke against the rocks with a patient, "
     "endless rhythm.";
-static const char QUICK_TEXT[] = "The old lighthouse keeper climbed the spiral stairs every evening.";
+static const char QUICK_TEXT[] =
+    "The old lighthouse keeper climbed the spiral stairs every evening.";
 static const char TEN_WORDS[] = "Please remember to bring your umbrella when you leave today.";
 static const double VOICE_SECONDS[] = {5, 10, 30};
-#define N_VOICE 3
-#define TTFA_RUNS 3
+#define N_VOICE     3
+#define TTFA_RUNS   3
 #define MAX_CONFIGS 16
 
 typedef struct result {
     int ok;
     char err[600];
     double load_s, voice_file_ms;
-    double rtf, cpu_use;  /* pipelined run (two_threads): audio s / wall s, CPU s / wall s */
-    double rtf_seq;       /* the same text on one thread of work */
+    double rtf, cpu_use; /* pipelined run (two_threads): audio s / wall s, CPU s / wall s */
+    double rtf_seq;      /* the same text on one thread of work */
     double lm_step_ms, frame_ms;
     double audio_s;
     int frames;
-    double ttfa_ms;                /* median of TTFA_RUNS */
-    double voice_s[N_VOICE];       /* voice state from audio, seconds */
+    double ttfa_ms;                 /* median of TTFA_RUNS */
+    double voice_s[N_VOICE];        /* voice state from audio, seconds */
     double rss_loaded_mb;           /* resident after loading the model and the voice */
     double rss_gen_mb, rss_peak_mb; /* peaks: after generation; at the end (voices from audio) */
 } result;
@@ -128,13 +129,16 @@ static int run_config(const bench_opts *o, int threads, int quantize, result *r)
     int rc = ptts_voice_load(m, o->voice_file, 0, &v, err, sizeof err);
     r->voice_file_ms = (now() - t) * 1e3;
     r->rss_loaded_mb = rss_now_mb();
-    if (rc) rc = fail(r, "voice file", err);
-    else if (ptts_gen_new(m, &g, err, sizeof err)) rc = fail(r, "generation", err);
+    if (rc)
+        rc = fail(r, "voice file", err);
+    else if (ptts_gen_new(m, &g, err, sizeof err))
+        rc = fail(r, "generation", err);
     ptts_gen_params p = ptts_gen_default_params();
     p.eos_threshold = 1e9f; /* never: each chunk runs to its length limit */
     ptts_gen_stats st;
     /* Warm-up (first-touch of scratch memory), then the time to first audio. */
-    if (!rc && ptts_gen_run(g, v, "Hello.", &p, NULL, NULL)) rc = fail(r, "warm-up", ptts_gen_errmsg(g));
+    if (!rc && ptts_gen_run(g, v, "Hello.", &p, NULL, NULL))
+        rc = fail(r, "warm-up", ptts_gen_errmsg(g));
     double ttfa[TTFA_RUNS];
     for (int i = 0; !rc && i < TTFA_RUNS; i++) {
         int grc = ptts_gen_run(g, v, TEN_WORDS, &p, stop_at_first_audio, NULL);
@@ -150,7 +154,8 @@ static int run_config(const bench_opts *o, int threads, int quantize, result *r)
     r->ttfa_ms = ttfa[TTFA_RUNS / 2];
     /* Whole text, the two threads of the default pipeline (FlowLM | codec). */
     double c0 = cpu_seconds();
-    if (!rc && ptts_gen_run(g, v, o->text, &p, NULL, NULL)) rc = fail(r, "text", ptts_gen_errmsg(g));
+    if (!rc && ptts_gen_run(g, v, o->text, &p, NULL, NULL))
+        rc = fail(r, "text", ptts_gen_errmsg(g));
     ptts_gen_stats_get(g, &st);
     r->rtf = st.audio_seconds / (st.wall_ms / 1e3);
     r->cpu_use = (cpu_seconds() - c0) / (st.wall_ms / 1e3);
@@ -158,7 +163,8 @@ static int run_config(const bench_opts *o, int threads, int quantize, result *r)
     r->frames = st.n_frames;
     /* Again in sequence, for clean per-component times. */
     p.two_threads = 0;
-    if (!rc && ptts_gen_run(g, v, o->text, &p, NULL, NULL)) rc = fail(r, "text", ptts_gen_errmsg(g));
+    if (!rc && ptts_gen_run(g, v, o->text, &p, NULL, NULL))
+        rc = fail(r, "text", ptts_gen_errmsg(g));
     ptts_gen_stats_get(g, &st);
     r->rtf_seq = st.audio_seconds / (st.wall_ms / 1e3);
     r->lm_step_ms = st.n_frames ? st.lm_ms / st.n_frames : 0;
@@ -170,7 +176,8 @@ static int run_config(const bench_opts *o, int threads, int quantize, result *r)
         float *x = synth_audio(n);
         ptts_voice *vv = NULL;
         t = now();
-        if (!x) rc = fail(r, "voice from audio", "out of memory");
+        if (!x)
+            rc = fail(r, "voice from audio", "out of memory");
         else if (ptts_voice_from_samples(m, x, n, ptts_model_sample_rate(m), &vv, err, sizeof err))
             rc = fail(r, "voice from audio", err);
         r->voice_s[i] = now() - t;
@@ -191,9 +198,12 @@ static int export_voice(const bench_opts *o, result *r) {
     ptts_model *m = NULL;
     ptts_voice *v = NULL;
     int rc = 0;
-    if (ptts_model_open(&m, &o->mo, err, sizeof err)) rc = fail(r, "model", err);
-    else if (ptts_voice_load(m, o->voice_audio, 30, &v, err, sizeof err)) rc = fail(r, "voice", err);
-    else if (ptts_voice_save(v, o->voice_file, err, sizeof err)) rc = fail(r, "voice save", err);
+    if (ptts_model_open(&m, &o->mo, err, sizeof err))
+        rc = fail(r, "model", err);
+    else if (ptts_voice_load(m, o->voice_audio, 30, &v, err, sizeof err))
+        rc = fail(r, "voice", err);
+    else if (ptts_voice_save(v, o->voice_file, err, sizeof err))
+        rc = fail(r, "voice save", err);
     ptts_voice_free(v);
     ptts_model_free(m);
     r->ok = !rc;
@@ -222,8 +232,10 @@ static void in_child(const bench_opts *o, int job, int threads, int quantize, re
         close(fds[0]);
         result mine;
         memset(&mine, 0, sizeof mine);
-        if (job == JOB_EXPORT_VOICE) export_voice(o, &mine);
-        else run_config(o, threads, quantize, &mine);
+        if (job == JOB_EXPORT_VOICE)
+            export_voice(o, &mine);
+        else
+            run_config(o, threads, quantize, &mine);
         ssize_t w = write(fds[1], &mine, sizeof mine);
         _exit(w == (ssize_t)sizeof mine ? 0 : 1);
     }
@@ -256,7 +268,8 @@ static void machine(char *out, size_t cap) {
         if (!strncmp(line, "model name", 10) && !strcmp(model, "unknown CPU"))
             snprintf(model, sizeof model, "%s", v);
         if (!strncmp(line, "flags", 5) && !*flags) {
-            static const char *const want[] = {" avx2", " fma", " avx512f", " avx512_vnni", " avx512_bf16"};
+            static const char *const want[] = {" avx2", " fma", " avx512f", " avx512_vnni",
+                                               " avx512_bf16"};
             for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
                 const char *p = strstr(v - 1, want[i]);
                 size_t k = strlen(want[i]);
@@ -274,8 +287,8 @@ static void machine(char *out, size_t cap) {
     f = fopen("/proc/loadavg", "r");
     if (f && fscanf(f, "%lf", &load) != 1) load = 0;
     if (f) fclose(f);
-    snprintf(out, cap, "%s, %ld cores (%s), %.1f GiB RAM; load average %.2f when started",
-             model, sysconf(_SC_NPROCESSORS_ONLN), *flags ? flags + 1 : "no AVX2", mem_kb / 1048576.0,
+    snprintf(out, cap, "%s, %ld cores (%s), %.1f GiB RAM; load average %.2f when started", model,
+             sysconf(_SC_NPROCESSORS_ONLN), *flags ? flags + 1 : "no AVX2", mem_kb / 1048576.0,
              load);
 }
 
@@ -283,7 +296,8 @@ static int parse_list(const char *s, const char *const *names, int *out, int max
     int n = 0;
     char buf[256];
     snprintf(buf, sizeof buf, "%s", s);
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
         if (n == max) return -1;
         char *end;
         long v = strtol(tok, &end, 10);
@@ -322,13 +336,20 @@ int main(int argc, char **argv) {
         }
         if (!v) return usage();
         i++;
-        if (!strcmp(a, "--model")) snprintf(o.config, sizeof o.config, "%s/config.yaml", v), source = v;
-        else if (!strcmp(a, "--config")) snprintf(o.config, sizeof o.config, "%s", v), source = v;
-        else if (!strcmp(a, "--language")) o.mo.language = source = v;
-        else if (!strcmp(a, "--voice")) o.voice_audio = v;
-        else if (!strcmp(a, "--threads")) threads_arg = v;
-        else if (!strcmp(a, "--weights")) weights_arg = v;
-        else return usage();
+        if (!strcmp(a, "--model"))
+            snprintf(o.config, sizeof o.config, "%s/config.yaml", v), source = v;
+        else if (!strcmp(a, "--config"))
+            snprintf(o.config, sizeof o.config, "%s", v), source = v;
+        else if (!strcmp(a, "--language"))
+            o.mo.language = source = v;
+        else if (!strcmp(a, "--voice"))
+            o.voice_audio = v;
+        else if (!strcmp(a, "--threads"))
+            threads_arg = v;
+        else if (!strcmp(a, "--weights"))
+            weights_arg = v;
+        else
+            return usage();
     }
     if (!source) return usage();
     if (*o.config) o.mo.config_path = o.config;
@@ -384,15 +405,18 @@ int main(int argc, char **argv) {
         for (int k = 0; k < n_threads; k++, n++) {
             const result *x = &res[n];
             printf("| %d | %s |", threads[k], weight_names[weights[w]]);
-            if (!x->ok) printf(" failed: %s |\n", x->err);
+            if (!x->ok)
+                printf(" failed: %s |\n", x->err);
             else
-                printf(" %.2f | %.2f | %.2f | %.0f | %.1f | %.1f |\n", x->rtf, x->cpu_use, x->rtf_seq,
-                       x->ttfa_ms, x->lm_step_ms, x->frame_ms);
+                printf(" %.2f | %.2f | %.2f | %.0f | %.1f | %.1f |\n", x->rtf, x->cpu_use,
+                       x->rtf_seq, x->ttfa_ms, x->lm_step_ms, x->frame_ms);
         }
     printf("\n| threads | weights | model load s | voice file ms |");
-    for (int i = 0; i < N_VOICE && !(o.quick && i); i++) printf(" voice from %g s, s |", VOICE_SECONDS[i]);
+    for (int i = 0; i < N_VOICE && !(o.quick && i); i++)
+        printf(" voice from %g s, s |", VOICE_SECONDS[i]);
     printf(" RSS loaded MB | peak RSS gen MB | peak RSS MB |\n|---|---|---|---|");
-    for (int i = 0; i < N_VOICE && !(o.quick && i); i++) printf("---|");
+    for (int i = 0; i < N_VOICE && !(o.quick && i); i++)
+        printf("---|");
     printf("---|---|---|\n");
     n = 0;
     for (int w = 0; w < n_weights; w++)
@@ -401,7 +425,8 @@ int main(int argc, char **argv) {
             if (!x->ok) continue;
             printf("| %d | %s | %.2f | %.1f |", threads[k], weight_names[weights[w]], x->load_s,
                    x->voice_file_ms);
-            for (int i = 0; i < N_VOICE && !(o.quick && i); i++) printf(" %.2f |", x->voice_s[i]);
+            for (int i = 0; i < N_VOICE && !(o.quick && i); i++)
+                printf(" %.2f |", x->voice_s[i]);
             printf(" %.0f | %.0f | %.0f |\n", x->rss_loaded_mb, x->rss_gen_mb, x->rss_peak_mb);
         }
     for (int i = 0; i < n; i++)

@@ -30,7 +30,8 @@ static char *plan_listing(const char *language) {
             const rm_tensor *t = &p.v[i];
             n += (size_t)snprintf(out + n, cap - n, "%s\t[", t->name);
             for (int d = 0; d < t->ndim; d++)
-                n += (size_t)snprintf(out + n, cap - n, "%s%lld", d ? ", " : "", (long long)t->shape[d]);
+                n += (size_t)snprintf(out + n, cap - n, "%s%lld", d ? ", " : "",
+                                      (long long)t->shape[d]);
             n += (size_t)snprintf(out + n, cap - n, "]\t%lld\n", (long long)t->numel);
             total += t->numel;
         }
@@ -55,8 +56,10 @@ static void check_reference_lists(void) {
             CHECK(same, "%s: the tensor list differs from %s", langs[i], rel);
             if (!same) { /* name the first differing line */
                 const char *a = body, *b = got;
-                while (*a && *a == *b) a++, b++;
-                while (a > body && a[-1] != '\n') a--, b--;
+                while (*a && *a == *b)
+                    a++, b++;
+                while (a > body && a[-1] != '\n')
+                    a--, b--;
                 fprintf(stderr, "  want: %.100s\n  got:  %.100s\n", a, b);
             }
         }
@@ -66,19 +69,28 @@ static void check_reference_lists(void) {
 }
 
 static void check_values(void) {
-    rm_tensor t = {.name = "flow_lm.flow_net.time_embed.0.freqs", .ndim = 1, .shape = {128},
-                   .numel = 128, .fill = RM_FREQS};
+    rm_tensor t = {.name = "flow_lm.flow_net.time_embed.0.freqs",
+                   .ndim = 1,
+                   .shape = {128},
+                   .numel = 128,
+                   .fill = RM_FREQS};
     float f[128];
     rm_values(&t, 1, f);
     CHECK(f[0] == 1.0f && f[64] == (float)0.01 && f[127] == (float)exp(-log(10000.0) * 127 / 128),
           "freqs %.9g %.9g %.9g", f[0], f[64], f[127]);
 
-    rm_tensor n = {.name = "a", .ndim = 1, .shape = {20000}, .numel = 20000, .fill = RM_NORMAL,
-                   .mean = 1, .std = 0.5f};
+    rm_tensor n = {.name = "a",
+                   .ndim = 1,
+                   .shape = {20000},
+                   .numel = 20000,
+                   .fill = RM_NORMAL,
+                   .mean = 1,
+                   .std = 0.5f};
     float *a = malloc(20000 * sizeof *a), *b = malloc(20000 * sizeof *b);
     rm_values(&n, 7, a);
     double s = 0, s2 = 0;
-    for (int i = 0; i < 20000; i++) s += a[i], s2 += (double)a[i] * a[i];
+    for (int i = 0; i < 20000; i++)
+        s += a[i], s2 += (double)a[i] * a[i];
     double mean = s / 20000, sd = sqrt(s2 / 20000 - mean * mean);
     CHECK(fabs(mean - 1) < 0.02 && fabs(sd - 0.5) < 0.02, "mean %g std %g", mean, sd);
     rm_values(&n, 7, b);
@@ -137,15 +149,20 @@ static void check_distributions(const char *path) {
     int64_t n;
     float *w = tensor(f, "flow_lm.transformer.layers.0.linear1.weight", &n); /* [256, 64] */
     double s2 = 0;
-    for (int64_t i = 0; w && i < n; i++) s2 += (double)w[i] * w[i];
-    CHECK(w && fabs(sqrt(s2 / n) - 1 / 8.0) < 0.01, "linear1 std %g, want 1/sqrt(64)", sqrt(s2 / n));
+    for (int64_t i = 0; w && i < n; i++)
+        s2 += (double)w[i] * w[i];
+    CHECK(w && fabs(sqrt(s2 / n) - 1 / 8.0) < 0.01, "linear1 std %g, want 1/sqrt(64)",
+          sqrt(s2 / n));
     free(w);
-    float *b = tensor(f, "flow_lm.out_eos.bias", NULL), *ls = tensor(f, "mimi.decoder_transformer.transformer.layers.1.layer_scale_2.scale", &n);
+    float *b = tensor(f, "flow_lm.out_eos.bias", NULL),
+          *ls = tensor(f, "mimi.decoder_transformer.transformer.layers.1.layer_scale_2.scale", &n);
     CHECK(b && b[0] == -10.0f, "out_eos.bias %g", b ? b[0] : NAN);
-    CHECK(ls && ls[0] == 0.01f && ls[n - 1] == 0.01f, "layer scale %g (config 0.01)", ls ? ls[0] : NAN);
+    CHECK(ls && ls[0] == 0.01f && ls[n - 1] == 0.01f, "layer scale %g (config 0.01)",
+          ls ? ls[0] : NAN);
     float *g = tensor(f, "flow_lm.out_norm.weight", &n), *sd = tensor(f, "flow_lm.emb_std", NULL);
     double m = 0;
-    for (int64_t i = 0; g && i < n; i++) m += g[i];
+    for (int64_t i = 0; g && i < n; i++)
+        m += g[i];
     CHECK(g && fabs(m / n - 1) < 0.02, "norm weight mean %g", m / n);
     CHECK(sd && sd[0] > 0.8f && sd[0] < 1.2f, "emb_std %g", sd ? sd[0] : NAN);
     free(b);
@@ -198,7 +215,8 @@ static void check_speaks(const char *dir) {
     ptts_gen *g = NULL;
     CHECK(ptts_model_open(&m, &o, err, sizeof err) == 0, "%s", err);
     if (!m) return;
-    CHECK(ptts_voice_load(m, fixture("golden/tiny/voice.wav"), 0, &v, err, sizeof err) == 0, "%s", err);
+    CHECK(ptts_voice_load(m, fixture("golden/tiny/voice.wav"), 0, &v, err, sizeof err) == 0, "%s",
+          err);
     CHECK(ptts_gen_new(m, &g, err, sizeof err) == 0, "%s", err);
     if (v && g) {
         ptts_gen_params p = ptts_gen_default_params();

@@ -53,8 +53,8 @@ static int random_model(int argc, char **argv) {
     if (rc != CLI_CONTINUE) return rc;
     if (!config == !language) return cli_usage_error(cmd, "give one of --language and --config");
     if (!out) return cli_usage_error(cmd, "give the output directory (--out DIR)");
-    static const char *const dtypes[] = {[PTTS_DTYPE_F32] = "f32", [PTTS_DTYPE_BF16] = "bf16",
-                                         [PTTS_DTYPE_F16] = "f16"};
+    static const char *const dtypes[] = {
+        [PTTS_DTYPE_F32] = "f32", [PTTS_DTYPE_BF16] = "bf16", [PTTS_DTYPE_F16] = "f16"};
     int dt = -1;
     for (int i = 0; i < 3; i++)
         if (!strcmp(dtype, dtypes[i])) dt = i;

@@ -20,12 +20,12 @@
 #include "io/configs_builtin.h"
 #include "io/safetensors.h"
 
-#define BIAS_STD 0.02f  /* biases, and the spread of norm weights around 1 */
-#define EMB_STD 0.05f   /* latent statistics: emb_std ~ 1, emb_mean ~ 0 */
-#define EOS_BIAS -10.0f /* out_eos(h) = bias + N(0, EOS_GAIN^2): far below the -4 default */
-#define EOS_GAIN 0.1f
-#define AUDIO_GAIN 0.1  /* the decoder's last conv: speech-like levels (RMS ~0.1), no clipping */
-#define MAX_NUMEL ((int64_t)1 << 31) /* per tensor: 8 GB in f32 */
+#define BIAS_STD   0.02f  /* biases, and the spread of norm weights around 1 */
+#define EMB_STD    0.05f  /* latent statistics: emb_std ~ 1, emb_mean ~ 0 */
+#define EOS_BIAS   -10.0f /* out_eos(h) = bias + N(0, EOS_GAIN^2): far below the -4 default */
+#define EOS_GAIN   0.1f
+#define AUDIO_GAIN 0.1 /* the decoder's last conv: speech-like levels (RMS ~0.1), no clipping */
+#define MAX_NUMEL  ((int64_t)1 << 31) /* per tensor: 8 GB in f32 */
 
 /* ---- the tensor list ----------------------------------------------------------------- */
 
@@ -36,10 +36,9 @@ typedef struct plan_ctx {
 } plan_ctx;
 
 /* The dims of a shape written inline: add(..., DIMS(out, in), ...). */
-#define DIMS(...)                                                                     \
-    (int)(sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t)),                  \
-        (const int64_t[]) {                                                           \
-        __VA_ARGS__                                                                   \
+#define DIMS(...)                                                                                  \
+    (int)(sizeof((const int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (const int64_t[]) {           \
+        __VA_ARGS__                                                                                \
     }
 
 /* Appends tensor `<fmt...><suffix>`. */
@@ -71,9 +70,9 @@ static void vadd(plan_ctx *x, rm_fill fill, float mean, float std, int ndim, con
     for (int i = 0; i < ndim; i++) {
         t->shape[i] = shape[i];
         if (shape[i] <= 0 || shape[i] > MAX_NUMEL / t->numel) {
-            x->rc = err_set(x->e, PTTS_ERR_CONFIG, "tensor '%s': the config gives it %s dimension %lld",
-                            t->name, shape[i] <= 0 ? "a non-positive" : "too large a",
-                            (long long)shape[i]);
+            x->rc = err_set(x->e, PTTS_ERR_CONFIG,
+                            "tensor '%s': the config gives it %s dimension %lld", t->name,
+                            shape[i] <= 0 ? "a non-positive" : "too large a", (long long)shape[i]);
             return;
         }
         t->numel *= shape[i];
@@ -123,13 +122,13 @@ __attribute__((format(printf, 3, 4))) static void norm(plan_ctx *x, int64_t n, c
 /* Linear [out][in]; Conv1d [out][in][k] (each output sums in*k taps); ConvTranspose1d
  * [in][out][k] (each output sums in*k/stride taps). */
 #define LINEAR(x, out, in, bias, ...) weight(x, DIMS(out, in), in, (bias) ? (out) : 0, __VA_ARGS__)
-#define CONV(x, out, in, k, bias, ...) \
+#define CONV(x, out, in, k, bias, ...)                                                             \
     weight(x, DIMS(out, in, k), (double)(in) * (k), (bias) ? (out) : 0, __VA_ARGS__)
-#define CONVTR(x, in, out, k, stride, ...) \
+#define CONVTR(x, in, out, k, stride, ...)                                                         \
     weight(x, DIMS(in, out, k), (double)(in) * (k) / (stride), out, __VA_ARGS__)
 
 static void plan_transformer(plan_ctx *x, const char *prefix, int layers, int d, int ff,
-                        double layer_scale) {
+                             double layer_scale) {
     for (int i = 0; i < layers; i++) {
         LINEAR(x, 3 * d, d, 0, "%slayers.%d.self_attn.in_proj", prefix, i);
         LINEAR(x, d, d, 0, "%slayers.%d.self_attn.out_proj", prefix, i);
@@ -167,7 +166,8 @@ static void plan_flow_net(plan_ctx *x, const flowlm_dims *D) {
 static void plan_flow_lm(plan_ctx *x, const flowlm_dims *D) {
     int d = D->d_model;
     add(x, RM_NORMAL, 0, 1, DIMS(D->ldim), "flow_lm.bos_emb");
-    if (D->insert_bos_before_voice) add(x, RM_NORMAL, 0, 1, DIMS(1, 1, d), "flow_lm.bos_before_voice");
+    if (D->insert_bos_before_voice)
+        add(x, RM_NORMAL, 0, 1, DIMS(1, 1, d), "flow_lm.bos_before_voice");
     add(x, RM_NORMAL, 0, (float)(1 / sqrt(D->inner_dim)), DIMS(d, D->inner_dim),
         "flow_lm.speaker_proj_weight");
     add(x, RM_NORMAL, 1, EMB_STD, DIMS(D->ldim), "flow_lm.emb_std");
@@ -194,7 +194,9 @@ static void sn_conv(seanet_ctx *s, int in, int out, int k, double gain) {
            s->prefix, s->op++);
 }
 
-static void sn_elu(seanet_ctx *s) { s->op++; }
+static void sn_elu(seanet_ctx *s) {
+    s->op++;
+}
 
 static void sn_res_layers(seanet_ctx *s, const seanet_config *c, int dim) {
     int hidden = dim / c->compress;
@@ -234,35 +236,57 @@ static void plan_seanet_decoder(plan_ctx *x, const seanet_config *c) {
 
 static void plan_mimi_codec(plan_ctx *x, const mimi_config *mc, double layer_scale) {
     int dim = mc->seanet.dimension, hop = 1;
-    for (int i = 0; i < mc->seanet.n_ratios; i++) hop *= mc->seanet.ratios[i];
+    for (int i = 0; i < mc->seanet.n_ratios; i++)
+        hop *= mc->seanet.ratios[i];
     int stride = (int)lround(mc->sample_rate / (double)hop / mc->frame_rate), k = 2 * stride;
     plan_seanet_encoder(x, &mc->seanet);
     plan_seanet_decoder(x, &mc->seanet);
     for (int i = 0; i < 2; i++)
-        plan_transformer(x, i ? "mimi.decoder_transformer.transformer." : "mimi.encoder_transformer.transformer.",
-                    mc->tf.num_layers, dim, mc->tf.dim_feedforward, layer_scale);
+        plan_transformer(x,
+                         i ? "mimi.decoder_transformer.transformer."
+                           : "mimi.encoder_transformer.transformer.",
+                         mc->tf.num_layers, dim, mc->tf.dim_feedforward, layer_scale);
     CONV(x, mc->quant_out, mc->ldim, 1, 0, "mimi.quantizer.output_proj");
     CONV(x, mc->inner_dim, dim, k, 0, "mimi.downsample.conv.conv");
-    weight(x, DIMS(dim, 1, k), (double)k / stride, 0, "mimi.upsample.convtr.convtr"); /* depthwise */
+    /* Depthwise: each output sums k/stride taps of one channel. */
+    weight(x, DIMS(dim, 1, k), (double)k / stride, 0, "mimi.upsample.convtr.convtr");
 }
 
 /* Bounds every size the plan multiplies, so that its int arithmetic cannot overflow (the
  * config loader has checked that they are positive and that the codec rates divide). */
 static int check_sizes(const flowlm_dims *fd, const mimi_config *mc, ptts_err *e) {
     const seanet_config *s = &mc->seanet;
-    int hop = 1;
-    for (int i = 0; i < s->n_ratios && i < SEANET_MAX_RATIOS; i++) hop *= s->ratios[i];
-    const double v[] = {fd->d_model * (double)fd->hidden_scale, 3.0 * fd->d_model,
-                        3.0 * fd->flow_dim, fd->n_bins, fd->inner_dim, fd->ldim, fd->num_layers,
-                        fd->flow_depth, s->dimension, (double)s->n_filters * (1 << s->n_ratios),
-                        s->kernel_size, s->residual_kernel_size, s->last_kernel_size,
-                        s->n_residual_layers, 3.0 * mc->tf.d_model, mc->tf.dim_feedforward,
-                        mc->tf.num_layers, mc->quant_out, 2 * mc->sample_rate / hop / mc->frame_rate};
     if (s->n_ratios > SEANET_MAX_RATIOS)
         return err_set(e, PTTS_ERR_CONFIG, "mimi.seanet.ratios: more than %d", SEANET_MAX_RATIOS);
+    double hop = 1, max_ratio = 0;
+    for (int i = 0; i < s->n_ratios; i++) {
+        hop *= s->ratios[i];
+        max_ratio = fmax(max_ratio, s->ratios[i]);
+    }
+    const double v[] = {fd->d_model * (double)fd->hidden_scale,
+                        3.0 * fd->d_model,
+                        3.0 * fd->flow_dim,
+                        fd->n_bins,
+                        fd->inner_dim,
+                        fd->ldim,
+                        fd->num_layers,
+                        fd->flow_depth,
+                        s->dimension,
+                        (double)s->n_filters * (1 << s->n_ratios),
+                        s->kernel_size,
+                        s->residual_kernel_size,
+                        s->last_kernel_size,
+                        s->n_residual_layers,
+                        2 * max_ratio,
+                        3.0 * mc->tf.d_model,
+                        mc->tf.dim_feedforward,
+                        mc->tf.num_layers,
+                        mc->quant_out,
+                        2.0 * mc->sample_rate / hop / mc->frame_rate};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         if (!(v[i] <= 1 << 24))
-            return err_set(e, PTTS_ERR_CONFIG, "the config's sizes are too large for a random model");
+            return err_set(e, PTTS_ERR_CONFIG,
+                           "the config's sizes are too large for a random model");
     return PTTS_OK;
 }
 
@@ -287,7 +311,8 @@ void rm_plan_free(rm_plan *p) {
 
 static uint64_t fnv1a(const char *s) {
     uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
     return h;
 }
 
@@ -312,7 +337,7 @@ static uint16_t f32_to_f16(float f) {
     uint32_t sign = (x >> 16) & 0x8000, ax = x & 0x7fffffff;
     if (ax > 0x7f800000) return (uint16_t)(sign | 0x7e00);
     if (ax >= 0x477ff000) return (uint16_t)(sign | 0x7c00); /* >= 65520 rounds to inf */
-    if (ax < 0x38800000) {                                   /* below 2^-14: subnormal */
+    if (ax < 0x38800000) {                                  /* below 2^-14: subnormal */
         float a;
         memcpy(&a, &ax, 4);
         return (uint16_t)(sign | (uint32_t)lrintf(a * 0x1p24f));
@@ -332,8 +357,8 @@ static uint16_t f32_to_bf16(float f) {
  * it saves, so the whole checkpoint is in memory once. */
 static int write_weights(const rm_plan *p, uint64_t seed, int dtype, const char *path,
                          ptts_err *e) {
-    static const st_dtype st_of[] = {[PTTS_DTYPE_F32] = ST_F32, [PTTS_DTYPE_BF16] = ST_BF16,
-                                     [PTTS_DTYPE_F16] = ST_F16};
+    static const st_dtype st_of[] = {
+        [PTTS_DTYPE_F32] = ST_F32, [PTTS_DTYPE_BF16] = ST_BF16, [PTTS_DTYPE_F16] = ST_F16};
     int64_t max = 0;
     for (size_t i = 0; i < p->n; i++)
         if (p->v[i].numel > max) max = p->v[i].numel;
@@ -348,7 +373,8 @@ static int write_weights(const rm_plan *p, uint64_t seed, int dtype, const char 
         rm_values(t, seed, v);
         for (int64_t j = 0; h && j < t->numel; j++)
             h[j] = dtype == PTTS_DTYPE_F16 ? f32_to_f16(v[j]) : f32_to_bf16(v[j]);
-        rc = st_writer_add(w, t->name, st_of[dtype], t->ndim, t->shape, h ? (void *)h : (void *)v, e);
+        rc = st_writer_add(w, t->name, st_of[dtype], t->ndim, t->shape, h ? (void *)h : (void *)v,
+                           e);
     }
     if (!rc) rc = st_writer_save(w, path, e);
     st_writer_free(w);
@@ -394,7 +420,8 @@ static int copy_file(const char *src, const char *dst, ptts_err *e) {
     if (!rc) {
         char buf[1 << 16];
         size_t n;
-        while ((n = fread(buf, 1, sizeof buf, in)) > 0 && fwrite(buf, 1, n, o.f) == n) continue;
+        while ((n = fread(buf, 1, sizeof buf, in)) > 0 && fwrite(buf, 1, n, o.f) == n)
+            continue;
         if (ferror(in)) rc = err_set(e, PTTS_ERR_IO, "cannot read '%s'", src);
         rc = out_close(&o, rc, e);
     }
@@ -425,7 +452,8 @@ static int yaml_set(yaml_document_t *d, int map, const char *key, int value, int
     yaml_node_pair_t *p = yaml_pair(d, map, key);
     if (p) return p->value = value, 1;
     if (!add || !map) return 1;
-    int k = yaml_document_add_scalar(d, NULL, (const yaml_char_t *)key, -1, YAML_PLAIN_SCALAR_STYLE);
+    int k =
+        yaml_document_add_scalar(d, NULL, (const yaml_char_t *)key, -1, YAML_PLAIN_SCALAR_STYLE);
     return k && yaml_document_append_mapping_pair(d, map, k, value);
 }
 
@@ -436,7 +464,8 @@ static int edit_config(yaml_document_t *d) {
     const yaml_char_t *t = (const yaml_char_t *)"tokenizer.model";
     int wi = yaml_document_add_scalar(d, NULL, w, -1, YAML_PLAIN_SCALAR_STYLE);
     int ti = yaml_document_add_scalar(d, NULL, t, -1, YAML_PLAIN_SCALAR_STYLE);
-    int ni = yaml_document_add_scalar(d, NULL, (const yaml_char_t *)"null", -1, YAML_PLAIN_SCALAR_STYLE);
+    int ni =
+        yaml_document_add_scalar(d, NULL, (const yaml_char_t *)"null", -1, YAML_PLAIN_SCALAR_STYLE);
     if (!wi || !ti || !ni) return 0;
     int root = 1, flow = yaml_child(d, root, "flow_lm"), mimi = yaml_child(d, root, "mimi");
     int table = yaml_child(d, flow, "lookup_table");
@@ -486,8 +515,10 @@ static int write_config(const ptts_config *c, const char *config_path, uint64_t 
     if (!yaml_parser_initialize(&parser)) {
         rc = err_set(e, PTTS_ERR_NOMEM, "out of memory");
     } else {
-        if (in) yaml_parser_set_input_file(&parser, in);
-        else yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
+        if (in)
+            yaml_parser_set_input_file(&parser, in);
+        else
+            yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
         have_doc = yaml_parser_load(&parser, &doc);
         if (!have_doc || !yaml_document_get_root_node(&doc))
             rc = err_set(e, PTTS_ERR_CONFIG, "cannot parse config '%s' again", source);
@@ -547,7 +578,9 @@ static int random_model(ptts_config *c, rm_plan *plan, const char *config_path,
                          : config_load_builtin(c, language ? language : "english", e);
     if (rc) return rc;
     const cfg_path *own = &c->flow_lm.lookup_table.tokenizer_path;
-    const char *tok = tokenizer_path ? tokenizer_path : own->kind == CFG_PATH_LOCAL ? own->path : NULL;
+    const char *tok = tokenizer_path                ? tokenizer_path
+                      : own->kind == CFG_PATH_LOCAL ? own->path
+                                                    : NULL;
     if (!tok)
         return err_set(e, PTTS_ERR_UNSUPPORTED,
                        "the config's tokenizer is not a local file (%s): give a tokenizer file",
@@ -577,7 +610,8 @@ int ptts_debug_random_model(const char *config_path, const char *language, const
     ptts_config c;
     rm_plan plan = {0};
     memset(&c, 0, sizeof c);
-    int rc = random_model(&c, &plan, config_path, language, out_dir, tokenizer_path, seed, dtype, &e);
+    int rc =
+        random_model(&c, &plan, config_path, language, out_dir, tokenizer_path, seed, dtype, &e);
     rm_plan_free(&plan);
     config_free(&c);
     return rc ? eng_export_err(&e, err, errlen) : PTTS_OK;

@@ -39,12 +39,16 @@ static int open_config(ptts_tokenizer **out, const char *config_path, const char
     int rc = config_path ? config_load_file(&c, config_path, e)
                          : config_load_builtin(&c, language ? language : "english", e);
     const cfg_path *p = &c.flow_lm.lookup_table.tokenizer_path;
-    if (!rc && p->kind != CFG_PATH_LOCAL)
-        rc = err_set(e, PTTS_ERR_UNSUPPORTED,
-                     "the tokenizer %.300s is remote and downloads are not supported here yet: "
-                     "give a local tokenizer file",
-                     p->path);
-    if (!rc) rc = open_file(out, p->path, e);
+    char *local = NULL;
+    if (!rc) {
+        dl_options o = dl_options_default();
+        if (!(rc = dl_global_init(e))) {
+            rc = dl_resolve(&o, p->path, &local, e);
+            dl_global_cleanup();
+        }
+    }
+    if (!rc) rc = open_file(out, local, e);
+    free(local);
     if (!rc && spm_vocab_size((*out)->spm) != c.flow_lm.lookup_table.n_bins)
         rc = err_set(e, PTTS_ERR_CONFIG,
                      "the tokenizer has %d pieces but flow_lm.lookup_table.n_bins is %d",

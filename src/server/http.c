@@ -73,7 +73,8 @@ typedef struct conn {
     int has_voice_url, upload_named;
     int err_status; /* an error found while receiving: sent once the body is read */
     char err_detail[256];
-    int status; /* what was sent, for the log */
+    int status;         /* what was sent, for the log */
+    char sent_detail[160]; /* and the error's detail */
     job *j;
 } conn;
 
@@ -134,6 +135,7 @@ static enum MHD_Result send_json(conn *k, struct MHD_Connection *c, int status, 
 /* {"detail": "..."}, the upstream's error shape, with the headers some statuses call for. */
 static enum MHD_Result send_error(conn *k, struct MHD_Connection *c, int status,
                                   const char *detail) {
+    snprintf(k->sent_detail, sizeof k->sent_detail, "%s", detail);
     cJSON *o = cJSON_CreateObject();
     if (o && !cJSON_AddStringToObject(o, "detail", detail)) {
         cJSON_Delete(o);
@@ -527,8 +529,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         const char *why = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? NULL
                           : k->j && job_why(k->j)                    ? job_why(k->j)
                                                                      : reason;
-        srv_log("%s %s %d%s in %.3f s%s%s%s", k->method, k->url, k->status, extra,
-                srv_now() - k->t0, why ? " (" : "", why ? why : "", why ? ")" : "");
+        srv_log("%s %s %d%s in %.3f s%s%s%s%s%s", k->method, k->url, k->status, extra,
+                srv_now() - k->t0, why ? " (" : "", why ? why : "", why ? ")" : "",
+                *k->sent_detail ? ": " : "", k->sent_detail);
     }
     job_release(k->j);
     if (k->pp) MHD_destroy_post_processor(k->pp);

@@ -160,8 +160,9 @@ c=$url
 check "busy: 503 with Retry-After" $client busy "$c" "$long"
 check "request timeout cuts the stream" $client timeout "$c" "$long" 6
 
-# SIGTERM: a clean exit, while a client streams.
-$client tts "$a" "$tmp/t5.wav" --text "$long" >/dev/null 2>&1 &
+# SIGTERM: a clean exit, while a client streams (a text of about 3 s of generation).
+medium=$(python3 -c "print(' '.join('Sentence number %d is here to make the text long.' % i for i in range(35)))")
+$client tts "$a" "$tmp/t5.wav" --text "$medium" >/dev/null 2>&1 &
 cpid=$!
 sleep 0.5
 apid=$(echo $pids | cut -d' ' -f1)

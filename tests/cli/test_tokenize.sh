@@ -6,6 +6,9 @@ fx=${PTTS_FIXTURES:-tests/fixtures}
 tok=$fx/tokenizers/pocket_en.model
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
+# Never touch the network or the user's cache.
+export HF_HUB_OFFLINE=1 HF_HOME="$tmp/hf"
+unset HF_HUB_CACHE HUGGINGFACE_HUB_CACHE
 passed=0 failed=0
 tab=$(printf '\t')
 
@@ -114,7 +117,7 @@ expect_error "unknown language" 1 "unknown language 'klingon' (available: englis
 run --language french --text hi
 expect_error "french" 1 "french_24l"
 run --language english --text hi
-expect_error "remote tokenizer" 1 "hf://kyutai/pocket-tts-without-voice-cloning/"
+expect_error "remote tokenizer, offline and not cached" 1 "offline"
 printf 'weights_path: x\n' >"$tmp/bad.yaml"
 run --config "$tmp/bad.yaml" --text hi
 expect_error "bad config" 1 "flow_lm: missing"
