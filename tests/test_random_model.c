@@ -68,6 +68,18 @@ static void check_reference_lists(void) {
     }
 }
 
+/* Sizes whose products would overflow are refused, not computed. */
+static void check_too_large(void) {
+    ptts_config c;
+    rm_plan p;
+    ptts_err e = {0};
+    CHECK(config_load_file(&c, fixture("models/tiny/config.yaml"), &e) == 0, "%s", e.msg);
+    c.flow_lm.transformer.d_model = c.flow_lm.lookup_table.dim = 1 << 26;
+    CHECK(rm_plan_build(&p, &c, &e) == PTTS_ERR_CONFIG && strstr(e.msg, "too large"), "%s", e.msg);
+    rm_plan_free(&p);
+    config_free(&c);
+}
+
 static void check_values(void) {
     rm_tensor t = {.name = "flow_lm.flow_net.time_embed.0.freqs",
                    .ndim = 1,
@@ -350,6 +362,7 @@ static void check_written_models(void) {
 int main(void) {
     check_reference_lists();
     check_values();
+    check_too_large();
     check_written_models();
     TEST_END();
 }

@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "pocket_tts.h"
 
-#define MAX_STDIN (64u << 20) /* a text larger than this is a mistake */
 
 static const char usage[] =
     "usage: pocket-tts tokenize (--tokenizer FILE | --config FILE | --language NAME)\n"
@@ -41,23 +41,10 @@ static int fail(const char *msg) {
     return 1;
 }
 
-/* The whole of stdin, without one final newline; NULL on failure. */
-static char *read_stdin(void) {
-    size_t n = 0, cap = 4096;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - 1 - n, stdin);
-        if (n < cap - 1) break;
-        char *nb = cap <= MAX_STDIN ? realloc(buf, cap * 2) : NULL;
-        if (!nb) free(buf);
-        buf = nb;
-        cap *= 2;
-    }
-    if (!buf || ferror(stdin)) {
-        free(buf);
-        return NULL;
-    }
-    buf[n] = 0;
+/* The whole of stdin without one final line ending (what `echo` adds); NULL on failure. */
+static char *read_stdin_line(void) {
+    char *buf = cli_read_stdin();
+    size_t n = buf ? strlen(buf) : 0;
     if (n && buf[n - 1] == '\n') buf[--n] = 0;
     if (n && buf[n - 1] == '\r') buf[--n] = 0;
     return buf;
@@ -116,7 +103,7 @@ int cmd_tokenize(int argc, char **argv) {
 
     char *input = NULL;
     if (!text || !strcmp(text, "-")) {
-        if (!(input = read_stdin())) {
+        if (!(input = read_stdin_line())) {
             ptts_tokenizer_free(t);
             return fail("cannot read the text from stdin");
         }

@@ -272,5 +272,5 @@ expect_error "export-voice: corrupt audio" 1 "bad.wav"
 run export-voice -q $cfg "$fx/golden/tiny/voice.wav" "$tmp/no/such/dir/x.safetensors"
 expect_error "export-voice: unwritable output" 1 "no/such/dir/x.safetensors"
 
-echo "$passed passed, $failed failed"
+echo "tests/cli/test_generate.sh: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
