@@ -78,4 +78,6 @@ format:
 clean:
 	rm -rf build build-san build-fuzz
 
+include bench/Makefile.inc
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

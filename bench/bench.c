@@ -5,13 +5,15 @@
  * peak memory. Each configuration runs in its own child process so that peaks do not mix.
  * Prints a Markdown report on stdout, progress on stderr.
  *
- *   bench (--model DIR | --config FILE | --language NAME) [--voice AUDIO] [--threads 1,2]
- *         [--weights f32,int8] [--quick]
+ *   bench_tts (--model DIR | --config FILE | --language NAME) [--voice AUDIO]
+ *             [--threads 1,2] [--weights f32,int8] [--quick]
  *
- * DIR holds config.yaml (see `pocket-tts debug random-model`, bench/run.sh); --language
- * loads a released model through the download cache. Build from the repository root:
- *   cc -std=c17 -O2 -D_GNU_SOURCE -Iinclude bench/bench.c build/libpockettts.a -o build/bench \
- *      -lcjson -lyaml -lunistring -lsndfile -lsoxr -lcurl -lcrypto -lmicrohttpd -lm -pthread */
+ * DIR holds config.yaml (bench/run.sh makes one with `pocket-tts debug random-model`);
+ * --language loads a released model through the download cache. `make bench` builds it
+ * (bench/Makefile.inc), or by hand from the repository root:
+ *   cc -std=c17 -O2 -D_GNU_SOURCE -Iinclude bench/bench.c build/libpockettts.a \
+ *      -o build/bench_tts -lcjson -lyaml -lunistring -lsndfile -lsoxr -lcurl -lcrypto \
+ *      -lmicrohttpd -lm -pthread */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -100,11 +102,11 @@ static int stop_at_first_audio(void *ud, const float *s, size_t n) {
 
 /* Speech-like test audio (a gliding voiced tone with formant-ish partials and a little
  * noise): the encoder's cost does not depend on the content. */
-static float *synth_audio(size_t n) {
+static float *synth_audio(size_t n, int sample_rate) {
     float *x = malloc(n * sizeof *x);
     uint32_t s = 1;
     for (size_t i = 0; x && i < n; i++) {
-        double t = i / 24000.0, f0 = 140 * (1 + 0.1 * sin(2 * M_PI * 0.5 * t));
+        double t = (double)i / sample_rate, f0 = 140 * (1 + 0.1 * sin(2 * M_PI * 0.5 * t));
         double env = 0.5 + 0.5 * sin(2 * M_PI * 3 * t);
         s = s * 1664525u + 1013904223u;
         x[i] = (float)(env * (0.3 * sin(2 * M_PI * f0 * t) + 0.1 * sin(2 * M_PI * 1100 * t)) +
@@ -139,7 +141,7 @@ static int run_config(const bench_opts *o, int threads, int quantize, result *r)
     /* Warm-up (first-touch of scratch memory), then the time to first audio. */
     if (!rc && ptts_gen_run(g, v, "Hello.", &p, NULL, NULL))
         rc = fail(r, "warm-up", ptts_gen_errmsg(g));
-    double ttfa[TTFA_RUNS];
+    double ttfa[TTFA_RUNS] = {0};
     for (int i = 0; !rc && i < TTFA_RUNS; i++) {
         int grc = ptts_gen_run(g, v, TEN_WORDS, &p, stop_at_first_audio, NULL);
         ptts_gen_stats_get(g, &st);
@@ -172,13 +174,14 @@ static int run_config(const bench_opts *o, int threads, int quantize, result *r)
     r->rss_gen_mb = peak_rss_mb();
     for (int i = 0; !rc && i < N_VOICE; i++) {
         if (o->quick && i) break;
-        size_t n = (size_t)(VOICE_SECONDS[i] * ptts_model_sample_rate(m));
-        float *x = synth_audio(n);
+        int sr = ptts_model_sample_rate(m);
+        size_t n = (size_t)(VOICE_SECONDS[i] * sr);
+        float *x = synth_audio(n, sr);
         ptts_voice *vv = NULL;
         t = now();
         if (!x)
             rc = fail(r, "voice from audio", "out of memory");
-        else if (ptts_voice_from_samples(m, x, n, ptts_model_sample_rate(m), &vv, err, sizeof err))
+        else if (ptts_voice_from_samples(m, x, n, sr, &vv, err, sizeof err))
             rc = fail(r, "voice from audio", err);
         r->voice_s[i] = now() - t;
         ptts_voice_free(vv);
@@ -315,8 +318,9 @@ static int parse_list(const char *s, const char *const *names, int *out, int max
 }
 
 static int usage(void) {
-    fprintf(stderr, "usage: bench (--model DIR | --config FILE | --language NAME) [--voice AUDIO]\n"
-                    "             [--threads 1,2] [--weights f32,int8] [--quick]\n");
+    fprintf(stderr,
+            "usage: bench_tts (--model DIR | --config FILE | --language NAME) [--voice AUDIO]\n"
+            "                 [--threads 1,2] [--weights f32,int8] [--quick]\n");
     return 2;
 }
 

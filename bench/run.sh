@@ -3,7 +3,7 @@
 # it once into bench/out/english with `pocket-tts debug random-model` (and the tokenizer
 # that reproduces the released English vocabulary), then runs the bench on it. Options after
 # BUILD_DIR go to the bench (--quick, --threads 1,2, --weights f32,int8, --voice AUDIO).
-# Usage, from the repository root after `make`: sh bench/run.sh [BUILD_DIR] [OPTIONS]
+# Usage, from the repository root (or `make bench`): sh bench/run.sh [BUILD_DIR] [OPTIONS]
 set -e
 build=build
 case ${1:-} in -* | "") ;; *) build=$1 && shift ;; esac
@@ -12,10 +12,5 @@ if [ ! -s "$model/model.safetensors" ] || [ ! -s "$model/config.yaml" ]; then
     "$build/pocket-tts" debug random-model --language english \
         --tokenizer tests/fixtures/tokenizers/pocket_en.model --out "$model"
 fi
-# The Makefile's bench target when there is one, else the same command by hand.
-if ! make -s BUILD="$build" "$build/bench" 2>/dev/null; then
-    cc -std=c17 -O2 -g -Wall -Wextra -D_GNU_SOURCE -Iinclude bench/bench.c "$build/libpockettts.a" \
-        -o "$build/bench" -lcjson -lyaml -lunistring -lsndfile -lsoxr -lcurl -lcrypto \
-        -lmicrohttpd -lm -pthread
-fi
-exec "$build/bench" --model "$model" "$@"
+make -s BUILD="$build" "$build/bench_tts"
+exec "$build/bench_tts" --model "$model" "$@"

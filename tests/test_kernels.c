@@ -168,7 +168,8 @@ static void test_lin(tpool *pool) {
 
 static float gauss(void) { /* Irwin-Hall: sum of 12 uniforms, variance 1 */
     float s = 0;
-    for (int i = 0; i < 12; i++) s += frand() * 0.5f + 0.5f;
+    for (int i = 0; i < 12; i++)
+        s += frand() * 0.5f + 0.5f;
     return s - 6;
 }
 
@@ -184,8 +185,10 @@ static void test_q8_gauss(void) {
         CHECK(0, "out of memory");
         return;
     }
-    for (size_t i = 0; i < (size_t)out * in; i++) w[i] = gauss() * 0.03f;
-    for (size_t i = 0; i < (size_t)T * in; i++) x[i] = gauss();
+    for (size_t i = 0; i < (size_t)out * in; i++)
+        w[i] = gauss() * 0.03f;
+    for (size_t i = 0; i < (size_t)T * in; i++)
+        x[i] = gauss();
     if (lin_init(&Lf, w, NULL, out, in, &e) != PTTS_OK ||
         lin_init_q8(&Lq, w, NULL, out, in, &e) != PTTS_OK) {
         CHECK(0, "%s", e.msg);

@@ -15,6 +15,7 @@ struct ptts_model {
     ptts_config cfg;
     int can_clone;
     int n_threads;
+    int quantize;
     flowlm lm;
     mimi codec;
     spm_model *tok;
@@ -47,8 +48,8 @@ int eng_fetch(const ptts_model *m, const cfg_path *p, const char *what, char **l
 int eng_export_err(const ptts_err *e, char *err, size_t errlen);
 
 /* The voice state from codec conditioning frames ([n][d]) of audio (SPEC 4.1). */
-int eng_voice_from_conditioning(const ptts_model *m, const float *cond, int n, ptts_voice **out,
-                                ptts_err *e);
+int eng_voice_from_conditioning(const ptts_model *m, const float *cond, int n, tpool *pool,
+                                ptts_voice **out, ptts_err *e);
 
 /* 1 when s is one of the predefined voice names of any language. */
 int eng_is_voice_name(const char *s);

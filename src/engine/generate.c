@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "engine.h"
+#include "kernels/tpool.h"
 #include "text/frontend.h"
 
 #define QUEUE_CAP 64 /* latents FlowLM may run ahead of the decoder */
@@ -19,6 +20,7 @@ struct ptts_gen {
     ptts_model *m;
     flowlm_state lm;
     mimi_decoder dec;
+    tpool *pool; /* the model's kernel threads, shared by FlowLM and (when sequential) Mimi */
     rng r;
     ptts_err e;
     ptts_gen_stats stats;
@@ -71,7 +73,9 @@ int ptts_gen_new(ptts_model *m, ptts_gen **out, char *err, size_t errlen) {
     if (!g) return err_set(&e, PTTS_ERR_NOMEM, "out of memory"), eng_export_err(&e, err, errlen);
     g->m = m;
     int d = m->lm.dims.d_model, ldim = m->lm.dims.ldim;
-    int rc = flowlm_state_init(&g->lm, &m->lm, 512, 64, &e);
+    int rc = tpool_new(&g->pool, m->n_threads, &e);
+    if (!rc) rc = flowlm_state_init(&g->lm, &m->lm, 512, 64, &e);
+    g->lm.pool = g->pool;
     if (!rc) rc = mimi_decoder_init(&g->dec, &m->codec, 1, &e);
     if (!rc) {
         g->h = malloc((size_t)d * sizeof(float));
@@ -97,6 +101,7 @@ void ptts_gen_free(ptts_gen *g) {
     if (!g) return;
     flowlm_state_free(&g->lm);
     mimi_decoder_free(&g->dec, &g->m->codec);
+    tpool_free(g->pool);
     free(g->cond);
     free(g->ids);
     free(g->h);
@@ -122,7 +127,8 @@ static int decode_item(ptts_gen *g, int kind, const float *latent, ptts_err *e) 
         return PTTS_OK;
     }
     double t = now_ms();
-    int rc = mimi_decode(c, &g->dec, latent, 1, g->pcm, NULL, e);
+    /* On two threads the pool belongs to FlowLM (tpool_run is not reentrant). */
+    int rc = mimi_decode(c, &g->dec, latent, 1, g->pcm, g->threaded ? NULL : g->pool, e);
     double t1 = now_ms();
     g->stats.decode_ms += t1 - t;
     if (rc) return rc;

@@ -123,6 +123,7 @@ static int load(ptts_model *m, ptts_err *e) {
     flowlm_dims fd;
     mimi_config mc;
     eng_dims_from_config(&m->cfg, &fd, &mc);
+    fd.quantize = m->quantize;
     st_file *f = NULL;
     int rc = open_weights(m, &f, e);
     if (rc) return rc;
@@ -152,6 +153,7 @@ int ptts_model_open(ptts_model **out, const ptts_model_options *opt, char *err, 
     if (!m) return err_set(&e, PTTS_ERR_NOMEM, "out of memory"), eng_export_err(&e, err, errlen);
     m->log = opt->log;
     m->log_user_data = opt->log_user_data;
+    m->quantize = opt->quantize != 0;
     m->progress = opt->progress;
     m->progress_user_data = opt->progress_user_data;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);

@@ -7,6 +7,7 @@
 
 #include "engine.h"
 #include "io/audio.h"
+#include "kernels/tpool.h"
 
 #define VOICE_REPO "hf://kyutai/pocket-tts-without-voice-cloning"
 #define VOICE_REV "e041936c75475d350b405bc870bcf7c22da4e9e6"
@@ -30,8 +31,8 @@ void ptts_voice_free(ptts_voice *v) {
     free(v);
 }
 
-int eng_voice_from_conditioning(const ptts_model *m, const float *cond, int n, ptts_voice **out,
-                                ptts_err *e) {
+int eng_voice_from_conditioning(const ptts_model *m, const float *cond, int n, tpool *pool,
+                                ptts_voice **out, ptts_err *e) {
     *out = NULL;
     const flowlm *lm = &m->lm;
     int d = lm->dims.d_model, bos = lm->bos_before_voice != NULL, len = n + bos;
@@ -41,6 +42,7 @@ int eng_voice_from_conditioning(const ptts_model *m, const float *cond, int n, p
     if (bos) memcpy(prompt, lm->bos_before_voice, (size_t)d * sizeof(float));
     memcpy(prompt + (size_t)bos * d, cond, (size_t)n * d * sizeof(float));
     int rc = flowlm_state_init(&s, lm, len, 64, e);
+    s.pool = pool;
     if (!rc) rc = flowlm_forward(lm, &s, prompt, len, NULL, NULL, NULL, e);
     ptts_voice *v = NULL;
     if (!rc) rc = voice_alloc(m, len, &v, e);
@@ -69,15 +71,18 @@ static int voice_from_samples(ptts_model *m, const float *samples, size_t n, int
     if (rate != sr && (rc = audio_resample(samples, n, rate, sr, &res, &nres, e))) return rc;
     float *lat = NULL, *cond = NULL;
     int frames = 0;
-    rc = mimi_encode(&m->codec, res ? res : samples, nres, &lat, &frames, NULL, e);
+    tpool *pool = NULL;
+    rc = tpool_new(&pool, m->n_threads, e);
+    if (!rc) rc = mimi_encode(&m->codec, res ? res : samples, nres, &lat, &frames, pool, e);
     if (!rc) {
         cond = malloc((size_t)frames * m->lm.dims.d_model * sizeof(float));
         if (!cond) rc = err_set(e, PTTS_ERR_NOMEM, "out of memory for the voice conditioning");
     }
     if (!rc) {
-        flowlm_speaker_proj(&m->lm, lat, frames, cond, NULL);
-        rc = eng_voice_from_conditioning(m, cond, frames, out, e);
+        flowlm_speaker_proj(&m->lm, lat, frames, cond, pool);
+        rc = eng_voice_from_conditioning(m, cond, frames, pool, out, e);
     }
+    tpool_free(pool);
     free(res);
     free(lat);
     free(cond);

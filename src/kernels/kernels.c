@@ -185,8 +185,8 @@ static void f32_block(const lin *L, const float *x, float *y, int t0, int t1, in
 }
 
 /* Rows [t0, t1) by panels [p0, p1) of the int8 product: each row of x is scaled by
- * 127 / max|x| and rounded to int8, a block of K_Q8_ROWS rows by one k chunk at a time
- * (on the stack), and y += scale_x * scale_w * (exact int32 dot product). */
+ * 127 / max|x| and rounded to int8 (a block of rows by a span of k at a time), and
+ * y += scale_x * scale_w * (exact int32 dot product), one k chunk at a time. */
 static void q8_block(const lin *L, const float *x, float *y, int t0, int t1, int p0, int p1) {
     const k_ops *ops = L->ops;
     const int in = L->in;
@@ -197,29 +197,33 @@ static void q8_block(const lin *L, const float *x, float *y, int t0, int t1, int
     float cf[K_MR_MAX * K_NP_MAX * K_PANEL];
     for (int tb = t0; tb < t1; tb += K_Q8_ROWS) {
         const int nb = imin(K_Q8_ROWS, t1 - tb);
+        const int span = K_Q8_ROWS / nb * K_Q8_CHUNK; /* k per row in xq */
         for (int r = 0; r < nb; r++)
             sx[r] = ops->absmax(x + (size_t)(tb + r) * in, in) / 127;
-        for (int k0 = 0; k0 < in; k0 += K_Q8_CHUNK) {
-            const int kn = imin(K_Q8_CHUNK, in - k0), nk4 = (kn + 3) / 4;
+        for (int s0 = 0; s0 < in; s0 += span) {
+            const int sn = imin(span, in - s0);
             for (int r = 0; r < nb; r++) {
-                int8_t *q = xq + (size_t)r * K_Q8_CHUNK;
-                ops->quant(x + (size_t)(tb + r) * in + k0, kn, sx[r] > 0 ? 1 / sx[r] : 0, q);
-                memset(q + kn, 0, (size_t)(4 * nk4 - kn));
+                int8_t *q = xq + (size_t)r * span;
+                ops->quant(x + (size_t)(tb + r) * in + s0, sn, sx[r] > 0 ? 1 / sx[r] : 0, q);
+                memset(q + sn, 0, (size_t)((sn + 3) / 4 * 4 - sn));
             }
-            const int32_t *qsum = L->qsum + (size_t)(k0 / K_Q8_CHUNK) * rows;
             for (int p = p0; p < p1; p += ops->np) {
                 const int np = imin(ops->np, p1 - p);
                 for (int t = 0; t < nb; t += ops->mr) {
                     const int mr = imin(ops->mr, nb - t);
-                    ops->q8_tile(xq + (size_t)t * K_Q8_CHUNK, K_Q8_CHUNK, mr,
-                                 L->q + p * ps + (size_t)k0 * K_PANEL, ps, nk4, np,
-                                 qsum + (size_t)p * K_PANEL, c);
-                    for (int r = 0; r < mr; r++)
-                        for (int j = 0; j < np * K_PANEL; j++) {
-                            const int i = r * np * K_PANEL + j;
-                            cf[i] = (float)c[i] * (sx[t + r] * L->scale[p * K_PANEL + j]);
-                        }
-                    put_tile(L, y, cf, tb + t, mr, p, np, k0 == 0);
+                    for (int k0 = s0; k0 < s0 + sn; k0 += K_Q8_CHUNK) {
+                        const int nk4 = (imin(K_Q8_CHUNK, in - k0) + 3) / 4;
+                        const int32_t *qsum = L->qsum + (size_t)(k0 / K_Q8_CHUNK) * rows;
+                        ops->q8_tile(xq + (size_t)t * span + (k0 - s0), (size_t)span, mr,
+                                     L->q + p * ps + (size_t)k0 * K_PANEL, ps, nk4, np,
+                                     qsum + (size_t)p * K_PANEL, c);
+                        for (int r = 0; r < mr; r++)
+                            for (int j = 0; j < np * K_PANEL; j++) {
+                                const int i = r * np * K_PANEL + j;
+                                cf[i] = (float)c[i] * (sx[t + r] * L->scale[p * K_PANEL + j]);
+                            }
+                        put_tile(L, y, cf, tb + t, mr, p, np, k0 == 0);
+                    }
                 }
             }
         }

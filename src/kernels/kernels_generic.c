@@ -29,9 +29,10 @@ static void q8_tile(const int8_t *x, size_t ldx, int mr, const int8_t *w, size_t
             for (int g = 0; g < nk4; g++) {
                 const int8_t *xg = x + (size_t)r * ldx + 4 * g;
                 const int8_t *wg = w + p * pstride + (size_t)g * 4 * K_PANEL;
+                const int x0 = xg[0], x1 = xg[1], x2 = xg[2], x3 = xg[3];
                 for (int j = 0; j < K_PANEL; j++)
-                    for (int i = 0; i < 4; i++)
-                        acc[j] += xg[i] * wg[4 * j + i];
+                    acc[j] += x0 * wg[4 * j] + x1 * wg[4 * j + 1] + x2 * wg[4 * j + 2] +
+                              x3 * wg[4 * j + 3];
             }
             memcpy(c + ((size_t)r * np + p) * K_PANEL, acc, sizeof acc);
         }

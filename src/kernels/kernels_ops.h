@@ -13,10 +13,12 @@
  * int8 panel p holds q[p*K_PANEL + j][k] at [k/4][j][k%4] (k padded to a multiple of 4):
  * the 4-byte group is the unit of vpdpbusd / pmaddubsw. */
 #define K_PANEL 16
-/* int8 dot products run over k chunks of this size: int32 sums cannot overflow, and a
- * block of quantized x rows fits on the stack (K_Q8_ROWS x K_Q8_CHUNK bytes). */
+/* int8 dot products run over k chunks of K_Q8_CHUNK, so that int32 sums cannot overflow
+ * (and qsum has one row per chunk). Quantized x lives on the stack, K_Q8_ROWS rows of
+ * K_Q8_CHUNK bytes, or fewer rows of more chunks each (one row of a matrix-vector product
+ * takes up to all of it, so that W is streamed panel by panel, front to back). */
 #define K_Q8_CHUNK 2048
-#define K_Q8_ROWS  8
+#define K_Q8_ROWS  12
 #define K_MR_MAX   6 /* largest tile height of any path */
 #define K_NP_MAX   4 /* largest tile width of any path, in panels */
 

@@ -33,12 +33,12 @@ int flow_head_load(flow_head *m, const st_file *f, const char *prefix, int ldim,
         rc = wt_vec(f, &te->freqs, FLOW_FREQS, e, "%stime_embed.%d.freqs", prefix, k);
         if (!rc)
             rc =
-                wt_lin(f, &te->mlp0, dim, 2 * FLOW_FREQS, 1, e, "%stime_embed.%d.mlp.0", prefix, k);
-        if (!rc) rc = wt_lin(f, &te->mlp2, dim, dim, 1, e, "%stime_embed.%d.mlp.2", prefix, k);
+                wt_lin(f, &te->mlp0, dim, 2 * FLOW_FREQS, WT_BIAS, e, "%stime_embed.%d.mlp.0", prefix, k);
+        if (!rc) rc = wt_lin(f, &te->mlp2, dim, dim, WT_BIAS, e, "%stime_embed.%d.mlp.2", prefix, k);
         if (!rc) rc = wt_vec(f, &te->alpha, dim, e, "%stime_embed.%d.mlp.3.alpha", prefix, k);
     }
-    if (!rc) rc = wt_lin(f, &m->cond_embed, dim, cond_dim, 1, e, "%scond_embed", prefix);
-    if (!rc) rc = wt_lin(f, &m->input_proj, dim, ldim, 1, e, "%sinput_proj", prefix);
+    if (!rc) rc = wt_lin(f, &m->cond_embed, dim, cond_dim, WT_BIAS, e, "%scond_embed", prefix);
+    if (!rc) rc = wt_lin(f, &m->input_proj, dim, ldim, WT_BIAS, e, "%sinput_proj", prefix);
     if (!rc && depth > 0) {
         m->blocks = calloc((size_t)depth, sizeof *m->blocks);
         if (!m->blocks) rc = err_set(e, PTTS_ERR_NOMEM, "out of memory for %d flow blocks", depth);
@@ -47,16 +47,16 @@ int flow_head_load(flow_head *m, const st_file *f, const char *prefix, int ldim,
     for (int j = 0; j < m->depth && !rc; j++) {
         flow_res_block *b = &m->blocks[j];
         rc =
-            wt_lin(f, &b->ada, 3 * dim, dim, 1, e, "%sres_blocks.%d.adaLN_modulation.1", prefix, j);
+            wt_lin(f, &b->ada, 3 * dim, dim, WT_BIAS, e, "%sres_blocks.%d.adaLN_modulation.1", prefix, j);
         if (!rc) rc = wt_vec(f, &b->ln_w, dim, e, "%sres_blocks.%d.in_ln.weight", prefix, j);
         if (!rc) rc = wt_vec(f, &b->ln_b, dim, e, "%sres_blocks.%d.in_ln.bias", prefix, j);
-        if (!rc) rc = wt_lin(f, &b->mlp0, dim, dim, 1, e, "%sres_blocks.%d.mlp.0", prefix, j);
-        if (!rc) rc = wt_lin(f, &b->mlp2, dim, dim, 1, e, "%sres_blocks.%d.mlp.2", prefix, j);
+        if (!rc) rc = wt_lin(f, &b->mlp0, dim, dim, WT_BIAS, e, "%sres_blocks.%d.mlp.0", prefix, j);
+        if (!rc) rc = wt_lin(f, &b->mlp2, dim, dim, WT_BIAS, e, "%sres_blocks.%d.mlp.2", prefix, j);
     }
     if (!rc)
-        rc = wt_lin(f, &m->final_ada, 2 * dim, dim, 1, e, "%sfinal_layer.adaLN_modulation.1",
+        rc = wt_lin(f, &m->final_ada, 2 * dim, dim, WT_BIAS, e, "%sfinal_layer.adaLN_modulation.1",
                     prefix);
-    if (!rc) rc = wt_lin(f, &m->final_linear, ldim, dim, 1, e, "%sfinal_layer.linear", prefix);
+    if (!rc) rc = wt_lin(f, &m->final_linear, ldim, dim, WT_BIAS, e, "%sfinal_layer.linear", prefix);
     if (rc) flow_head_free(m);
     return rc;
 }

@@ -49,10 +49,11 @@ int flowlm_load(flowlm *m, const st_file *f, const flowlm_dims *dims, ptts_err *
     if (!rc) rc = wt_lin(f, &m->input_linear, d, ldim, 0, e, "flow_lm.input_linear");
     if (!rc)
         rc = tf_load(&m->transformer, f, "flow_lm.transformer.", d, dims->num_heads,
-                     (int)(d * dims->hidden_scale), dims->num_layers, dims->max_period, 0, 0, e);
+                     (int)(d * dims->hidden_scale), dims->num_layers, dims->max_period, 0,
+                     dims->quantize ? TF_Q8 : 0, e);
     if (!rc) rc = wt_vec(f, &m->out_norm_w, d, e, "flow_lm.out_norm.weight");
     if (!rc) rc = wt_vec(f, &m->out_norm_b, d, e, "flow_lm.out_norm.bias");
-    if (!rc) rc = wt_lin(f, &m->out_eos, 1, d, 1, e, "flow_lm.out_eos");
+    if (!rc) rc = wt_lin(f, &m->out_eos, 1, d, WT_BIAS, e, "flow_lm.out_eos");
     if (!rc)
         rc = flow_head_load(&m->flow, f, "flow_lm.flow_net.", ldim, dims->flow_dim, d,
                             dims->flow_depth, e);

@@ -23,6 +23,7 @@ typedef struct flowlm_dims {
     int n_bins;    /* vocabulary size; the table has n_bins + 1 rows */
     int inner_dim; /* width of the codec frames fed to speaker_proj (mimi.inner_dim) */
     int insert_bos_before_voice;
+    int quantize; /* not a dim: keep the transformer's linear layers as int8 */
 } flowlm_dims;
 
 typedef struct flowlm {

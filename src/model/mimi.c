@@ -68,7 +68,7 @@ int mimi_load(mimi *m, const st_file *f, const mimi_config *cfg, ptts_err *e) {
             i ? "mimi.encoder_transformer.transformer." : "mimi.decoder_transformer.transformer.";
         rc = tf_load(i ? &m->enc_tf : &m->dec_tf, f, prefix, dim, cfg->tf.num_heads,
                      cfg->tf.dim_feedforward, cfg->tf.num_layers, cfg->tf.max_period,
-                     cfg->tf.context, cfg->tf.layer_scale, e);
+                     cfg->tf.context, cfg->tf.layer_scale ? TF_LAYER_SCALE : 0, e);
     }
     if (!rc) rc = seanet_load(&m->dec, f, "mimi.decoder", &cfg->seanet, 1, e);
     if (!rc) rc = seanet_load(&m->enc, f, "mimi.encoder", &cfg->seanet, 0, e);

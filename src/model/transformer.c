@@ -10,7 +10,8 @@
 static const float LN_EPS = 1e-5f;
 
 int tf_load(tf *m, const st_file *f, const char *prefix, int d, int n_heads, int ff, int n_layers,
-            float max_period, int context, int layer_scale, ptts_err *e) {
+            float max_period, int context, int flags, ptts_err *e) {
+    int layer_scale = flags & TF_LAYER_SCALE, lflags = (flags & TF_Q8) ? WT_Q8 : 0;
     memset(m, 0, sizeof *m);
     if (d <= 0 || n_heads <= 0 || d % n_heads || (d / n_heads) % 2 || ff <= 0 || n_layers <= 0 ||
         !(max_period > 0) || context < 0)
@@ -38,11 +39,11 @@ int tf_load(tf *m, const st_file *f, const char *prefix, int d, int n_heads, int
         if (!rc && layer_scale)
             rc = wt_vec(f, &L->ls2, d, e, "%slayers.%d.layer_scale_2.scale", prefix, i);
         if (!rc)
-            rc = wt_lin(f, &L->in_proj, 3 * d, d, 0, e, "%slayers.%d.self_attn.in_proj", prefix, i);
+            rc = wt_lin(f, &L->in_proj, 3 * d, d, lflags, e, "%slayers.%d.self_attn.in_proj", prefix, i);
         if (!rc)
-            rc = wt_lin(f, &L->out_proj, d, d, 0, e, "%slayers.%d.self_attn.out_proj", prefix, i);
-        if (!rc) rc = wt_lin(f, &L->linear1, ff, d, 0, e, "%slayers.%d.linear1", prefix, i);
-        if (!rc) rc = wt_lin(f, &L->linear2, d, ff, 0, e, "%slayers.%d.linear2", prefix, i);
+            rc = wt_lin(f, &L->out_proj, d, d, lflags, e, "%slayers.%d.self_attn.out_proj", prefix, i);
+        if (!rc) rc = wt_lin(f, &L->linear1, ff, d, lflags, e, "%slayers.%d.linear1", prefix, i);
+        if (!rc) rc = wt_lin(f, &L->linear2, d, ff, lflags, e, "%slayers.%d.linear2", prefix, i);
         if (rc) {
             tf_free(m);
             return rc;

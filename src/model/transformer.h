@@ -27,10 +27,12 @@ typedef struct tf {
 } tf;
 
 /* Loads `<prefix>layers.N.{norm1,norm2}.{weight,bias}`, `.self_attn.{in_proj,out_proj}.weight`,
- * `.linear1.weight`, `.linear2.weight` and, when layer_scale, `.layer_scale_{1,2}.scale`.
+ * `.linear1.weight`, `.linear2.weight` and, with TF_LAYER_SCALE, `.layer_scale_{1,2}.scale`;
+ * with TF_Q8 the four linear layers keep int8 weights (the upstream's --quantize).
  * Shapes are checked; errors name the first tensor that is missing or mismatched. */
 int tf_load(tf *m, const st_file *f, const char *prefix, int d, int n_heads, int ff, int n_layers,
-            float max_period, int context, int layer_scale, ptts_err *e);
+            float max_period, int context, int flags, ptts_err *e);
+enum { TF_LAYER_SCALE = 1, TF_Q8 = 2 }; /* tf_load flags */
 void tf_free(tf *m); /* accepts a zeroed tf */
 
 /* Per-generation KV cache: k and v are [n_layers][cap][d] (d = heads x head_dim, as in_proj

@@ -24,7 +24,7 @@ int wt_vec(const st_file *f, float **out, int n, ptts_err *e, const char *fmt, .
     return st_load_f32(f, name, 1, shape, out, e);
 }
 
-int wt_lin(const st_file *f, lin *L, int out, int in, int bias, ptts_err *e, const char *fmt, ...) {
+int wt_lin(const st_file *f, lin *L, int out, int in, int flags, ptts_err *e, const char *fmt, ...) {
     char base[NAME_LEN], name[NAME_LEN + 8];
     va_list ap;
     va_start(ap, fmt);
@@ -35,11 +35,11 @@ int wt_lin(const st_file *f, lin *L, int out, int in, int bias, ptts_err *e, con
     const int64_t wshape[2] = {out, in}, bshape[1] = {out};
     snprintf(name, sizeof name, "%s.weight", base);
     rc = st_load_f32(f, name, 2, wshape, &w, e);
-    if (!rc && bias) {
+    if (!rc && (flags & WT_BIAS)) {
         snprintf(name, sizeof name, "%s.bias", base);
         rc = st_load_f32(f, name, 1, bshape, &b, e);
     }
-    if (!rc) rc = lin_init(L, w, b, out, in, e);
+    if (!rc) rc = (flags & WT_Q8) ? lin_init_q8(L, w, b, out, in, e) : lin_init(L, w, b, out, in, e);
     free(w);
     free(b);
     return rc;

@@ -10,8 +10,11 @@
 int wt_vec(const st_file *f, float **out, int n, ptts_err *e, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
-/* Loads `<name>.weight [out][in]` and, when bias, `<name>.bias [out]` into L. */
-int wt_lin(const st_file *f, lin *L, int out, int in, int bias, ptts_err *e, const char *fmt, ...)
+enum { WT_BIAS = 1, WT_Q8 = 2 }; /* wt_lin flags: has a bias; store int8 weights */
+
+/* Loads `<name>.weight [out][in]` and, with WT_BIAS, `<name>.bias [out]` into L; with WT_Q8
+ * the weights are kept as int8 with per-row scales (lin_init_q8). */
+int wt_lin(const st_file *f, lin *L, int out, int in, int flags, ptts_err *e, const char *fmt, ...)
     __attribute__((format(printf, 7, 8)));
 
 #endif

@@ -24,8 +24,9 @@ static const char help[] =
     "  --queue N               requests that may wait for a worker; more get 503\n"
     "                          (default 16)\n"
     "  --voice [NAME=]VOICE    a voice loaded at startup (name, audio or .safetensors file,\n"
-    "                          URL), that requests may use as NAME; repeatable. The first\n"
-    "                          is the default voice (otherwise the language's default).\n"
+    "                          URL) that requests may use as NAME (letters, digits, _ and\n"
+    "                          -); repeatable. The first is the default voice (otherwise\n"
+    "                          the language's default voice).\n"
     "  --allow-remote-voices   let requests give http(s):// voice URLs (the server then\n"
     "                          fetches what clients point it to)\n"
     "  --voice-cache N         voice states kept in memory (default 16)\n"
@@ -35,22 +36,28 @@ static const char help[] =
     "  --temperature T, --lsd-decode-steps N, --noise-clamp X, --eos-threshold X,\n"
     "  --frames-after-eos N, --max-tokens N, --seed N\n"
     "                          generation settings, as for pocket-tts generate\n"
-    "  --quantize              int8 weights for the FlowLM transformer (less memory)\n" CLI_MODEL_HELP
-    "  -h, --help              this help\n";
+    "  --quantize              int8 weights for the FlowLM transformer (less "
+    "memory)\n" CLI_MODEL_HELP "  -h, --help              this help\n";
 
 /* NAME=SPEC when NAME is a plain name; else the whole of arg is the spec. */
-static int split_voice(char *arg, const char **name, const char **spec) {
+static void split_voice(char *arg, const char **name, const char **spec) {
     char *eq = strchr(arg, '=');
     *name = NULL;
     *spec = arg;
-    if (!eq || eq == arg) return 0;
+    if (!eq || eq == arg) return;
     for (const char *c = arg; c < eq; c++)
         if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-", *c))
-            return 0; /* a path or URL that contains '=' */
+            return; /* a path or URL that contains '=' */
     *eq = 0;
     *name = arg;
     *spec = eq + 1;
-    return 0;
+}
+
+/* The signals that stop the server. */
+static void stop_signals(sigset_t *set) {
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
 }
 
 /* Moves every --voice value out of argv (cli_parse keeps one value per option), leaving
@@ -90,12 +97,11 @@ static int serve(ptts_model *m, voices *vs, const ptts_gen_params *p, int n_work
         return cli_fail("%s", err);
     }
     /* Printed even with -q: with --port 0 it is the only way to learn the port. */
-    fprintf(stderr, "pocket-tts: serving on http://%s:%d (workers: %d, queue: %d)\n", host,
-            bound, n_workers, queue);
+    int v6 = strchr(host, ':') != NULL; /* an IPv6 address goes in brackets in a URL */
+    fprintf(stderr, "pocket-tts: serving on http://%s%s%s:%d (workers: %d, queue: %d)\n",
+            v6 ? "[" : "", host, v6 ? "]" : "", bound, n_workers, queue);
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
+    stop_signals(&stop);
     int sig = 0;
     sigwait(&stop, &sig);
     cli_info(quiet, "pocket-tts: stopping (%s)", sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -135,19 +141,30 @@ int cmd_serve(int argc, char **argv) {
         {"--quantize", NULL, CLI_FLAG, &ma.quantize, 0, 0},
         CLI_MODEL_OPTS(ma),
     };
-    char **args = malloc((size_t)argc * sizeof *args), **voice_args = malloc((size_t)argc * sizeof *args);
-    if (!args || !voice_args) {
-        free(args);
-        free(voice_args);
-        return cli_fail("out of memory");
+    /* args: argv without the --voice options; voice_args[i] splits into names[i], specs[i]. */
+    char **args = malloc((size_t)argc * sizeof *args),
+         **voice_args = malloc((size_t)argc * sizeof *args);
+    const char **names = malloc((size_t)argc * sizeof *names),
+               **specs = malloc((size_t)argc * sizeof *specs);
+    int nargs = 0, nv = -1, rc = 1;
+    if (!args || !voice_args || !names || !specs)
+        cli_fail("out of memory");
+    else if ((nv = take_voices(argc, argv, args, &nargs, voice_args)) < 0)
+        rc = 2;
+    else
+        rc = cli_parse(cmd, help, nargs, args, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL);
+    if (rc == CLI_CONTINUE) rc = cli_check_model_args(cmd, &ma);
+    for (int i = 0; i < nv && rc == CLI_CONTINUE; i++) {
+        split_voice(voice_args[i], &names[i], &specs[i]);
+        if (!names[i] && i > 0)
+            rc = cli_usage_error(
+                cmd, "--voice %s: only the first voice may go without a NAME=", specs[i]);
     }
-    int nargs = 0, nv = take_voices(argc, argv, args, &nargs, voice_args);
-    int rc = nv < 0 ? 2
-                    : cli_parse(cmd, help, nargs, args, opts, sizeof opts / sizeof opts[0], NULL, 0,
-                                NULL);
     free(args);
-    if (rc != CLI_CONTINUE || (rc = cli_check_model_args(cmd, &ma)) != CLI_CONTINUE) {
-        free(voice_args);
+    free(voice_args); /* names and specs point into argv */
+    if (rc != CLI_CONTINUE) {
+        free(names);
+        free(specs);
         return rc;
     }
     p.temperature = (float)temperature;
@@ -167,36 +184,28 @@ int cmd_serve(int argc, char **argv) {
     /* Signals are taken by sigwait in this thread only: block them before any thread starts
      * (they inherit the mask). A closed socket must not kill the process. */
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
+    stop_signals(&stop);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     ptts_model *m = NULL;
     voices *vs = NULL;
-    if ((rc = cli_open_model(cmd, &ma, &m))) {
-        free(voice_args);
-        return rc;
-    }
+    int quiet = ma.quiet;
+    rc = cli_open_model(cmd, &ma, &m);
     /* From here on the model's own warnings (a chunk without EOS...) would be unattributed
      * noise among the request lines: keep its errors only. */
-    int quiet = ma.quiet;
     ma.quiet = 1;
     char err[512];
-    if (voices_new(&vs, m, allow_remote, cache)) rc = cli_fail("out of memory");
+    if (!rc && voices_new(&vs, m, allow_remote, cache)) rc = cli_fail("out of memory");
     for (int i = 0; i < nv && !rc; i++) {
-        const char *name, *spec;
-        split_voice(voice_args[i], &name, &spec);
-        if (!name && i > 0)
-            rc = cli_usage_error(cmd, "--voice %s: only the first voice may go without a NAME=",
-                                 spec);
-        else if (voices_add(vs, name, spec, err, sizeof err))
+        if (voices_add(vs, names[i], specs[i], err, sizeof err))
             rc = cli_fail("%s", err);
         else
-            cli_info(quiet, "loaded the voice %s%s%s", name ? name : "", name ? " = " : "", spec);
+            cli_info(quiet, "loaded the voice %s%s%s", names[i] ? names[i] : "",
+                     names[i] ? " = " : "", specs[i]);
     }
-    free(voice_args);
+    free(names);
+    free(specs);
     if (!rc) rc = serve(m, vs, &p, n_workers, queue, host, port, &lim, quiet);
     voices_free(vs);
     ptts_model_free(m);

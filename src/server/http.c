@@ -70,11 +70,11 @@ typedef struct conn {
     struct MHD_PostProcessor *pp;
     buf body;                    /* the JSON body of /v1/audio/speech */
     buf text, voice_url, upload; /* the fields of /tts */
-    int has_voice_url, upload_named;
-    int err_status; /* an error found while receiving: sent once the body is read */
+    int upload_named;            /* the voice_wav part had a file name */
+    int err_status;              /* an error found while receiving: sent once the body is read */
     char err_detail[256];
-    int status;         /* what was sent, for the log */
-    char sent_detail[160]; /* and the error's detail */
+    int status;            /* what was sent, for the log */
+    char sent_detail[256]; /* and the error's detail */
     job *j;
 } conn;
 
@@ -90,7 +90,8 @@ void srv_log(const char *fmt, ...) {
 static int buf_append(buf *b, const void *data, size_t n) {
     if (b->n + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n + 1) cap *= 2;
+        while (cap < b->n + n + 1)
+            cap *= 2;
         char *p = realloc(b->p, cap);
         if (!p) return -1;
         b->p = p;
@@ -102,9 +103,9 @@ static int buf_append(buf *b, const void *data, size_t n) {
     return 0;
 }
 
-/* Hands the buffer's memory over (a NUL-terminated string, "" when empty). */
+/* Hands the buffer's memory over (a NUL-terminated string, or NULL if nothing came). */
 static char *buf_take(buf *b) {
-    char *p = b->p ? b->p : strdup("");
+    char *p = b->p;
     *b = (buf){0};
     return p;
 }
@@ -127,8 +128,10 @@ static enum MHD_Result send_json(conn *k, struct MHD_Connection *c, int status, 
     cJSON_Delete(o);
     if (!s) return MHD_NO;
     struct MHD_Response *r = MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
-    if (!r) free(s);
-    else MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (!r)
+        free(s);
+    else
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     return send_response(k, c, status, r, "application/json");
 }
 
@@ -152,7 +155,8 @@ static enum MHD_Result send_error(conn *k, struct MHD_Connection *c, int status,
     if (status == 503) MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER_S);
     if (status == 405) {
         for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-            if (routes[i].r == k->r) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, routes[i].allow);
+            if (routes[i].r == k->r)
+                MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, routes[i].allow);
     }
     return send_response(k, c, status, r, "application/json");
 }
@@ -164,7 +168,7 @@ static enum MHD_Result send_page(conn *k, struct MHD_Connection *c) {
         MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
         MHD_add_response_header(r, "Content-Security-Policy",
                                 "default-src 'self'; script-src 'unsafe-inline'; "
-                                "style-src 'unsafe-inline'; media-src 'self' blob:");
+                                "style-src 'unsafe-inline'; media-src 'self' blob:; img-src data:");
     }
     return send_response(k, c, 200, r, "text/html; charset=utf-8");
 }
@@ -190,7 +194,9 @@ static enum MHD_Result send_voices(conn *k, struct MHD_Connection *c) {
 static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max) {
     (void)pos;
     long n = job_read(cls, out, max);
-    return n > 0 ? n : n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+    return n > 0    ? n
+           : n == 0 ? MHD_CONTENT_READER_END_OF_STREAM
+                    : MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
 /* The response is gone (sent, or the connection closed): stop the generation if it runs. */
@@ -254,7 +260,6 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind, const char *
     } else if (!strcmp(key, "voice_url")) {
         f = &k->voice_url;
         limit = MAX_VOICE_REF;
-        k->has_voice_url = 1;
     } else if (!strcmp(key, "voice_wav")) {
         f = &k->upload;
         limit = lim->max_upload_bytes;
@@ -288,8 +293,11 @@ static const char *check_text(const conn *k, const char *s, size_t len, char *de
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
     while (p < end) { /* UTF-8: lengths, continuation bytes, no overlong forms or surrogates */
         unsigned c = *p;
-        int extra = c < 0x80 ? 0 : c >= 0xC2 && c < 0xE0 ? 1 : c >= 0xE0 && c < 0xF0 ? 2
-                                 : c >= 0xF0 && c < 0xF5 ? 3 : -1;
+        int extra = c < 0x80                ? 0
+                    : c >= 0xC2 && c < 0xE0 ? 1
+                    : c >= 0xE0 && c < 0xF0 ? 2
+                    : c >= 0xF0 && c < 0xF5 ? 3
+                                            : -1;
         if (extra < 0 || end - p <= extra) return "the text is not valid UTF-8";
         unsigned cp = extra ? c & (0x3F >> extra) : c;
         for (int i = 1; i <= extra; i++) {
@@ -339,15 +347,9 @@ static enum MHD_Result finish_tts(conn *k, struct MHD_Connection *c) {
     if (!has_upload && voices_check(k->h->vs, k->voice_url.p, detail, sizeof detail))
         return send_error(k, c, 400, detail);
     size_t upload_len = k->upload.n;
-    char *text = buf_take(&k->text), *voice = k->voice_url.n ? buf_take(&k->voice_url) : NULL;
+    char *voice = k->voice_url.n ? buf_take(&k->voice_url) : NULL; /* "" is the default */
     unsigned char *upload = has_upload ? (unsigned char *)buf_take(&k->upload) : NULL;
-    if (!text || (k->voice_url.n && !voice)) {
-        free(text);
-        free(voice);
-        free(upload);
-        return send_error(k, c, 503, "out of memory");
-    }
-    return start_job(k, c, text, voice, upload, upload_len, FMT_WAV);
+    return start_job(k, c, buf_take(&k->text), voice, upload, upload_len, FMT_WAV);
 }
 
 /* The OpenAI speech request: {"model", "input", "voice", "response_format", "speed"}. */
@@ -373,8 +375,8 @@ static enum MHD_Result finish_speech(conn *k, struct MHD_Connection *c) {
     else if (voice && !cJSON_IsString(voice) && !cJSON_IsNull(voice))
         bad = "'voice' must be a string";
     else if (format && !cJSON_IsNull(format) &&
-             (!cJSON_IsString(format) || (strcmp(format->valuestring, "wav") &&
-                                          strcmp(format->valuestring, "pcm"))))
+             (!cJSON_IsString(format) ||
+              (strcmp(format->valuestring, "wav") && strcmp(format->valuestring, "pcm"))))
         bad = "'response_format' must be \"wav\" or \"pcm\" (24 kHz 16-bit mono)";
     else if (speed && !cJSON_IsNull(speed) && (!cJSON_IsNumber(speed) || speed->valuedouble != 1.0))
         bad = "'speed' must be 1.0";
@@ -406,7 +408,8 @@ static int has_type(struct MHD_Connection *c, const char *a, const char *b) {
     const char *t = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (!t) return 0;
     size_t n = strcspn(t, "; \t");
-    return (strlen(a) == n && !strncasecmp(t, a, n)) || (b && strlen(b) == n && !strncasecmp(t, b, n));
+    return (strlen(a) == n && !strncasecmp(t, a, n)) ||
+           (b && strlen(b) == n && !strncasecmp(t, b, n));
 }
 
 /* The first call of a request (headers only): routing, method, type and size checks.
@@ -438,7 +441,8 @@ static enum MHD_Result begin(conn *k, struct MHD_Connection *c, const char *url,
         /* JSON may spell a character as a 12-byte surrogate pair escape. */
         k->max_body = 12 * (size_t)lim->max_text_chars + FIELD_SLACK;
     }
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoull(cl, NULL, 10) > k->max_body) /* refused before reading the body */
         return send_error(k, c, 413, "the request body is too large");
     return MHD_YES;
@@ -452,17 +456,15 @@ static void receive(conn *k, const char *data, size_t n) {
     if (reserve(k, n))
         return set_error(k, 503, "the server is receiving too many uploads: try again shortly");
     if (k->pp) {
-        if (MHD_post_process(k->pp, data, n) != MHD_YES)
-            set_error(k, 400, "malformed form data");
+        if (MHD_post_process(k->pp, data, n) != MHD_YES) set_error(k, 400, "malformed form data");
     } else if (buf_append(&k->body, data, n)) {
         set_error(k, 503, "out of memory");
     }
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls) {
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls) {
     (void)version;
     conn *k = *con_cls;
     if (!k) {
@@ -480,7 +482,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_data_size) {
         receive(k, upload_data, *upload_data_size);
         *upload_data_size = 0;
-        return MHD_YES;
+        /* A chunked body past its limit (one with a length was refused before being read)
+         * is not read to its end, which it may not have; libmicrohttpd cannot answer in the
+         * middle of a body, so the connection is closed. */
+        if (k->received <= k->max_body) return MHD_YES;
+        k->status = k->err_status;
+        snprintf(k->sent_detail, sizeof k->sent_detail, "%s", k->err_detail);
+        return MHD_NO;
     }
     if (k->pp) {
         enum MHD_Result done = MHD_destroy_post_processor(k->pp);
@@ -512,12 +520,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     conn *k = *con_cls;
     if (!k) return;
     *con_cls = NULL;
-    const char *reason = toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT ||
-                                 toe == MHD_REQUEST_TERMINATED_READ_ERROR
-                             ? "client went away"
-                         : toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "idle timeout"
-                         : toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "server stopping"
-                                                                         : "cut";
+    const char *reason =
+        toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT || toe == MHD_REQUEST_TERMINATED_READ_ERROR
+            ? "client went away"
+        : toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "idle timeout"
+        : toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "server stopping"
+                                                        : "cut";
     if (k->j) job_cancel(k->j, reason); /* stops an unfinished job */
     if (!h->quiet) {
         char extra[96] = "";
@@ -571,8 +579,10 @@ int http_start(http_server **out, const char *host, int port, workers *w, voices
     memcpy(&addr, a->ai_addr, a->ai_addrlen);
     int v6 = a->ai_family == AF_INET6;
     freeaddrinfo(res);
-    if (v6) ((struct sockaddr_in6 *)&addr)->sin6_port = htons((uint16_t)port);
-    else ((struct sockaddr_in *)&addr)->sin_port = htons((uint16_t)port);
+    if (v6)
+        ((struct sockaddr_in6 *)&addr)->sin6_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in *)&addr)->sin_port = htons((uint16_t)port);
 
     http_server *h = calloc(1, sizeof *h);
     if (!h) return snprintf(err, errlen, "out of memory"), -1;
@@ -585,15 +595,15 @@ int http_start(http_server **out, const char *host, int port, workers *w, voices
     atomic_init(&h->body_bytes, 0);
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
-    h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, h,
-                            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, /* first, as MHD asks */
-                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)lim->max_connections,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S, MHD_OPTION_END);
+    /* The logger goes first, as libmicrohttpd asks. */
+    h->d = MHD_start_daemon(
+        flags, (uint16_t)port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        h, MHD_OPTION_CONNECTION_LIMIT, (unsigned)lim->max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S, MHD_OPTION_END);
     if (!h->d) {
-        snprintf(err, errlen, "cannot listen on %s port %d (in use, or not an address here?)",
-                 host, port);
+        snprintf(err, errlen, "cannot listen on %s port %d (in use, or not an address here?)", host,
+                 port);
         free(h);
         return -1;
     }

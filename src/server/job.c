@@ -148,7 +148,8 @@ int job_write(void *ud, const void *data, size_t len) {
     p += drop;
     len -= drop;
     while (len) {
-        while (j->len == j->cap && !j->gone && srv_now() < j->deadline) wait_ms(j, 1000);
+        while (j->len == j->cap && !j->gone && srv_now() < j->deadline)
+            wait_ms(j, 1000);
         if (j->gone || srv_now() >= j->deadline) {
             abandon(j, "timed out");
             pthread_mutex_unlock(&j->mu);
@@ -189,13 +190,16 @@ static void connection_wait(job *j) {
     pthread_mutex_unlock(&j->mu);
     int gone = peer_gone(fd);
     pthread_mutex_lock(&j->mu);
-    if (gone) abandon(j, "client went away");
-    else if (srv_now() >= j->deadline) abandon(j, "timed out");
+    if (gone)
+        abandon(j, "client went away");
+    else if (srv_now() >= j->deadline)
+        abandon(j, "timed out");
 }
 
 job_state job_wait_started(job *j) {
     pthread_mutex_lock(&j->mu);
-    while (j->state == JOB_WAITING && !j->gone) connection_wait(j);
+    while (j->state == JOB_WAITING && !j->gone)
+        connection_wait(j);
     if (j->state == JOB_WAITING) { /* gone: hung up, timed out, or the server stops */
         j->state = JOB_FAILED;
         j->http_status = 503;

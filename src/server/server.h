@@ -75,12 +75,12 @@ typedef enum job_state {
 typedef struct job {
     /* Inputs, fixed before the job is queued. */
     char *text;
-    char *voice;            /* NULL = the default */
-    unsigned char *upload;  /* voice audio, or NULL */
+    char *voice;           /* NULL = the default */
+    unsigned char *upload; /* voice audio, or NULL */
     size_t upload_len;
     job_format format;
-    double deadline;        /* srv_now() value after which the job is abandoned */
-    int fd;                 /* the client's socket, watched for hang-ups */
+    double deadline; /* srv_now() value after which the job is abandoned */
+    int fd;          /* the client's socket, watched for hang-ups */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -93,8 +93,8 @@ typedef struct job {
     /* The pipe: a ring of bytes written by the worker, read by the connection. */
     unsigned char *ring;
     size_t cap, head, len;
-    size_t skip;     /* bytes still to drop from the writer's output (the WAV header for PCM) */
-    size_t sent;     /* bytes handed to the connection */
+    size_t skip; /* bytes still to drop from the writer's output (the WAV header for PCM) */
+    size_t sent; /* bytes handed to the connection */
 } job;
 
 /* A job for text, owning text, voice and upload (malloc'd; taken even on failure). One
@@ -132,8 +132,8 @@ typedef struct workers workers;
 
 /* n threads, each with its own ptts_gen on m, taking jobs from a queue of queue_len; jobs
  * are generated with p and voices from vs. */
-int workers_start(workers **out, ptts_model *m, voices *vs, const ptts_gen_params *p,
-                  int n, int queue_len, char *err, size_t errlen);
+int workers_start(workers **out, ptts_model *m, voices *vs, const ptts_gen_params *p, int n,
+                  int queue_len, char *err, size_t errlen);
 /* Queues j (taking a reference); -1 when the queue is full. */
 int workers_submit(workers *w, job *j);
 /* Stops: queued jobs are cancelled, running ones stopped, threads joined. Accepts NULL. */

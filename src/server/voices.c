@@ -48,7 +48,9 @@ struct voices {
     unsigned long clock;
 };
 
-const ptts_voice *shared_voice_get(const shared_voice *sv) { return sv->v; }
+const ptts_voice *shared_voice_get(const shared_voice *sv) {
+    return sv->v;
+}
 
 static shared_voice *shared_voice_wrap(ptts_voice *v) {
     shared_voice *sv = malloc(sizeof *sv);
@@ -122,7 +124,8 @@ static int is_predefined(const voices *vs, const char *name) {
 /* Rebuilds the list of names: the operator's, then the predefined ones. */
 static int rebuild_names(voices *vs) {
     size_t n = 0;
-    for (const char *const *p = vs->predefined; p && *p; p++) n++;
+    for (const char *const *p = vs->predefined; p && *p; p++)
+        n++;
     const char **names = malloc((vs->n_local + n + 1) * sizeof *names);
     if (!names) return PTTS_ERR_NOMEM;
     size_t k = 0;
@@ -281,7 +284,8 @@ int voices_get(voices *vs, const char *spec, shared_voice **out, char *err, size
     ptts_voice *v = NULL;
     int rc = ptts_voice_load(vs->m, spec, UPLOAD_SECONDS, &v, err, errlen);
     if (rc) return rc;
-    if (!(*out = shared_voice_wrap(v))) return snprintf(err, errlen, "out of memory"), PTTS_ERR_NOMEM;
+    if (!(*out = shared_voice_wrap(v)))
+        return snprintf(err, errlen, "out of memory"), PTTS_ERR_NOMEM;
     if (vs->cap) {
         pthread_mutex_lock(&vs->mu);
         cache_put(vs, spec, out);
@@ -296,6 +300,7 @@ int voices_from_upload(voices *vs, const void *data, size_t len, shared_voice **
     ptts_voice *v = NULL;
     int rc = ptts_voice_from_audio_memory(vs->m, data, len, UPLOAD_SECONDS, &v, err, errlen);
     if (rc) return rc;
-    if (!(*out = shared_voice_wrap(v))) return snprintf(err, errlen, "out of memory"), PTTS_ERR_NOMEM;
+    if (!(*out = shared_voice_wrap(v)))
+        return snprintf(err, errlen, "out of memory"), PTTS_ERR_NOMEM;
     return PTTS_OK;
 }

@@ -78,8 +78,10 @@ static void generate(worker *w, job *j, const ptts_voice *v) {
     snprintf(err, sizeof err, "%s", msg);
     int close_rc = ptts_wav_close(s.wav, NULL, 0);
     if (!rc) rc = close_rc;
-    if (!rc) job_finish(j);
-    else job_fail(j, http_status_of(rc), "%s", *err ? err : ptts_strerror(rc));
+    if (!rc)
+        job_finish(j);
+    else
+        job_fail(j, http_status_of(rc), "%s", *err ? err : ptts_strerror(rc));
 }
 
 static void serve(worker *w, job *j) {
@@ -114,7 +116,8 @@ static void *worker_main(void *arg) {
     pthread_mutex_lock(&p->mu);
     for (;;) {
         p->idle++;
-        while (!p->len && !p->stopping) pthread_cond_wait(&p->cv, &p->mu);
+        while (!p->len && !p->stopping)
+            pthread_cond_wait(&p->cv, &p->mu);
         p->idle--;
         if (p->stopping) break;
         job *j = p->queue[p->head];
@@ -133,8 +136,8 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-int workers_start(workers **out, ptts_model *m, voices *vs, const ptts_gen_params *params,
-                  int n, int queue_len, char *err, size_t errlen) {
+int workers_start(workers **out, ptts_model *m, voices *vs, const ptts_gen_params *params, int n,
+                  int queue_len, char *err, size_t errlen) {
     *out = NULL;
     workers *p = calloc(1, sizeof *p);
     /* Room for every job a worker has not picked up yet, plus queue_len waiting ones. */
@@ -202,8 +205,10 @@ void workers_stop(workers *p) {
         job_cancel(j, "server stopping");
         job_release(j);
     }
-    for (int i = 0; i < p->started; i++) pthread_join(p->w[i].thread, NULL);
-    for (int i = 0; i < p->n; i++) ptts_gen_free(p->w[i].gen);
+    for (int i = 0; i < p->started; i++)
+        pthread_join(p->w[i].thread, NULL);
+    for (int i = 0; i < p->n; i++)
+        ptts_gen_free(p->w[i].gen);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     free(p->queue);

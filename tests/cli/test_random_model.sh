@@ -119,5 +119,5 @@ expect_error "subcommand" 2 "frobnicate"
 run debug random-model --help
 if [ "$rc" -eq 0 ] && grep -q -- "--dtype" "$tmp/out"; then ok; else ko "--help: status $rc"; fi
 
-echo "$passed passed, $failed failed"
+echo "tests/cli/test_random_model.sh: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

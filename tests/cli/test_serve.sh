@@ -77,7 +77,7 @@ start() {
 
 # ---- A: 2 workers, the voice state registered as "golden" (the default) ------------------
 start a --workers 2 --queue 16 --max-upload-mb 1 --max-text-chars 2000 --voice "golden=$state"
-a=$url
+a=$url a_pid=$pid
 check "health" $client health "$a"
 check "page" $client page "$a"
 check "voices" $client voices "$a" golden
@@ -148,30 +148,37 @@ check "still right after the errors = CLI" $client same "$tmp/t4.wav" "$tmp/ref_
 server_env="HF_HUB_OFFLINE=0 HF_ENDPOINT=http://127.0.0.1:9"
 start b --workers 1 --queue 4 --max-text-chars 20000 --allow-remote-voices --voice "$state"
 server_env=""
-b=$url
-check "a client that leaves frees its worker" $client disconnect "$b" "$long" 2
+b=$url b_pid=$pid
+check "a client that leaves frees its worker" $client disconnect "$b" "$long" 3
 check "remote voice URL" $client remote "$b" "$tmp/r1.wav" "$wav"
 check "remote voice URL = CLI cloning" $client same "$tmp/r1.wav" "$tmp/ref_clone.wav"
 grep -q "POST /tts 200.*(client went away)" "$tmp/b.log" || ko "no 'client went away' in the log"
 
 # ---- C: 1 worker, no queue, a 2 s request timeout ------------------------------------------
 start c --workers 1 --queue 0 --request-timeout 2 --max-text-chars 20000 --voice "$state"
-c=$url
+c=$url c_pid=$pid
 check "busy: 503 with Retry-After" $client busy "$c" "$long"
 check "request timeout cuts the stream" $client timeout "$c" "$long" 6
 
-# SIGTERM: a clean exit, while a client streams (a text of about 3 s of generation).
+# SIGTERM: a clean exit (status 0, no sanitizer report) within 5 s, also while a client
+# streams (from A, a text of about 3 s of generation).
+# stop NAME PID: stops the server NAME and checks that.
+stop() {
+    kill -TERM "$2"
+    t0=$(date +%s)
+    if wait "$2"; then ok; else ko "$1: serve did not exit with 0 on SIGTERM: $(tail -3 "$tmp/$1.log")"; fi
+    [ $(($(date +%s) - t0)) -le 5 ] || ko "$1: serve took more than 5 s to stop"
+    if grep -qE "Sanitizer|runtime error" "$tmp/$1.log"; then ko "$1: $(grep -A20 -E "Sanitizer|runtime error" "$tmp/$1.log")"; fi
+    pids=$(echo " $pids " | sed "s/ $2 / /")
+}
 medium=$(python3 -c "print(' '.join('Sentence number %d is here to make the text long.' % i for i in range(35)))")
 $client tts "$a" "$tmp/t5.wav" --text "$medium" >/dev/null 2>&1 &
 cpid=$!
 sleep 0.5
-apid=$(echo $pids | cut -d' ' -f1)
-kill -TERM "$apid"
-t0=$(date +%s)
-if wait "$apid"; then ok; else ko "serve did not exit with 0 on SIGTERM: $(tail -3 "$tmp/a.log")"; fi
-[ $(($(date +%s) - t0)) -le 5 ] || ko "serve took more than 5 s to stop"
+stop a "$a_pid"
 wait "$cpid" 2>/dev/null
-pids=$(echo $pids | cut -d' ' -f2-)
+stop b "$b_pid"
+stop c "$c_pid"
 
 echo "tests/cli/test_serve.sh: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
