@@ -386,8 +386,18 @@ int st_load_f32(const st_file *f, const char *name, int ndim, const int64_t *sha
         free(d);
         return rc;
     }
+    st_release(f, t);
     *out = d;
     return PTTS_OK;
+}
+
+void st_release(const st_file *f, const st_tensor *t) {
+    if (!f->mapped || !t->nbytes) return;
+    /* Only whole pages inside the tensor: neighbours may still be needed. */
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)t->data + page - 1) & ~(page - 1);
+    uintptr_t hi = ((uintptr_t)t->data + t->nbytes) & ~(page - 1);
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
 /* ---- writer ---- */

@@ -57,6 +57,11 @@ int st_to_i64(const st_tensor *t, int64_t *dst, ptts_err *e);
 int st_load_f32(const st_file *f, const char *name, int ndim, const int64_t *shape, float **out,
                 ptts_err *e);
 
+/* Drops the resident pages of a mapped tensor once it has been copied out, so that loading a
+ * model does not hold the file and its converted copy at once. Its data stays readable
+ * (pages come back from the file on access). */
+void st_release(const st_file *f, const st_tensor *t);
+
 /* Writer: collects tensors (data copied at add time) and writes them in insertion order,
  * back to back, after a header {"__metadata__":{"format":"pt"}, name: {...}, ...} padded
  * with spaces to a multiple of 8 bytes. Save writes PATH.tmp.<pid>, fsyncs it and renames
