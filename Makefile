@@ -26,7 +26,7 @@ DEPS_DEB := build-essential clang libclang-rt-14-dev libcjson-dev libyaml-dev li
 	libsndfile1-dev libsoxr-dev libcurl4-openssl-dev libmicrohttpd-dev libssl-dev python3 sox
 
 .SECONDARY:
-.PHONY: all test clean deps format fuzz bench
+.PHONY: all test clean deps format fuzz bench bench-kernels
 all: $(BUILD)/libpockettts.a $(BUILD)/libpockettts.so $(BUILD)/pocket-tts
 
 $(BUILD)/obj/%.o: %.c

@@ -4,11 +4,9 @@
  * the codec-sized product 16x512x3584 as GFLOP/s (weights hot in cache), and the cost of
  * one pool round trip.
  *
- * Build and run from the repository root (the Makefile builds no benchmarks):
- *   cc -std=c17 -O2 -D_GNU_SOURCE -Iinclude -Isrc bench/bench_kernels.c src/kernels/kernels*.c \
- *       src/kernels/tpool.c src/common/error.c -lm -pthread -o build/bench_kernels &&
- * build/bench_kernels An optional argument sets the seconds spent per measurement (default 1). Each
- * figure is the best of 10 rounds, which filters out rounds slowed by other processes. */
+ * Build and run from the repository root: `make bench-kernels`. An optional argument sets the
+ * seconds spent per measurement (default 1). Each figure is the best of 10 rounds, which filters
+ * out rounds slowed by other processes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>

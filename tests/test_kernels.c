@@ -11,7 +11,7 @@
 #include "kernels/tpool.h"
 #include "test.h"
 
-/* Bounds, each a few times the worst error seen on any path. f32 products: error over
+/* Bounds, about ten times the worst error seen on any path. f32 products: error over
  * sum |w x| + |b| (the condition of the sum). */
 #define TOL_F32      2e-6
 #define TOL_Q8_EXACT 1e-6 /* int8 result against its own arithmetic in double */
@@ -111,11 +111,12 @@ static void test_lin(tpool *pool) {
             return;
         }
         for (int bias = 0; bias < 2; bias++) {
-            lin Lf, Lq;
+            lin Lf = {0}, Lq = {0};
             ptts_err e = {0};
-            CHECK(lin_init(&Lf, w, bias ? b : NULL, out, in, &e) == PTTS_OK, "%s", e.msg);
-            CHECK(lin_init_q8(&Lq, w, bias ? b : NULL, out, in, &e) == PTTS_OK, "%s", e.msg);
-            for (size_t ti = 0; ti < sizeof Ts / sizeof *Ts; ti++) {
+            const int ok = lin_init(&Lf, w, bias ? b : NULL, out, in, &e) == PTTS_OK &&
+                           lin_init_q8(&Lq, w, bias ? b : NULL, out, in, &e) == PTTS_OK;
+            CHECK(ok, "%s", e.msg);
+            for (size_t ti = 0; ok && ti < sizeof Ts / sizeof *Ts; ti++) {
                 const int T = Ts[ti];
                 const size_t ny = (size_t)T * out;
                 ref_lin(w, bias ? b : NULL, out, in, x, T, ref, cond);
