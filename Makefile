@@ -23,7 +23,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_UTIL_OBJ := $(BUILD)/obj/tests/testutil.o
 
 DEPS_DEB := build-essential clang libclang-rt-14-dev libcjson-dev libyaml-dev libunistring-dev \
-	libsndfile1-dev libsoxr-dev libcurl4-openssl-dev libmicrohttpd-dev libssl-dev python3 sox
+	libsndfile1-dev libsoxr-dev libcurl4-openssl-dev libmicrohttpd-dev libssl-dev python3 sox chromium
 
 .SECONDARY:
 .PHONY: all test clean deps format fuzz bench bench-kernels
