@@ -203,7 +203,8 @@ job_state job_wait_started(job *j) {
     if (j->state == JOB_WAITING) { /* gone: hung up, timed out, or the server stops */
         j->state = JOB_FAILED;
         j->http_status = 503;
-        snprintf(j->detail, sizeof j->detail, "the request was not served in time");
+        snprintf(j->detail, sizeof j->detail, "the request was not served (%s)",
+                 j->why ? j->why : "cancelled");
     }
     job_state s = j->state;
     pthread_mutex_unlock(&j->mu);

@@ -107,7 +107,7 @@ void job_release(job *j); /* accepts NULL */
 /* Marks j abandoned (why: "client went away", "stopped"...) and wakes everyone waiting on
  * it. A no-op on a finished job. */
 void job_cancel(job *j, const char *why);
-/* What stopped j (NULL when nothing did). */
+/* What stopped j (NULL while nothing did). */
 const char *job_why(job *j);
 /* Worker side: state changes (each wakes the connection). */
 void job_set_streaming(job *j);

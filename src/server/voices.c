@@ -74,6 +74,8 @@ void shared_voice_release(shared_voice *sv) {
     free(sv);
 }
 
+static int rebuild_names(voices *vs);
+
 int voices_new(voices **out, ptts_model *m, int allow_remote, int cache_size) {
     *out = NULL;
     voices *vs = calloc(1, sizeof *vs);
@@ -88,6 +90,10 @@ int voices_new(voices **out, ptts_model *m, int allow_remote, int cache_size) {
         return PTTS_ERR_NOMEM;
     }
     pthread_mutex_init(&vs->mu, NULL);
+    if (rebuild_names(vs)) {
+        voices_free(vs);
+        return PTTS_ERR_NOMEM;
+    }
     *out = vs;
     return PTTS_OK;
 }
@@ -163,9 +169,8 @@ int voices_add(voices *vs, const char *name, const char *spec, char *err, size_t
 }
 
 const char *const *voices_list(const voices *vs, size_t *n) {
-    static const char *const none[] = {NULL};
     *n = vs->n_names;
-    return vs->names ? vs->names : none;
+    return vs->names;
 }
 
 const char *voices_default(const voices *vs) {

@@ -85,7 +85,7 @@ static void generate(worker *w, job *j, const ptts_voice *v) {
 }
 
 static void serve(worker *w, job *j) {
-    if (j->gone) return; /* the client left while the job waited */
+    if (job_why(j)) return; /* abandoned while it waited (the client left, timed out...) */
     shared_voice *sv = NULL;
     char err[512];
     voices *vs = w->pool->vs;

@@ -160,6 +160,28 @@ c=$url c_pid=$pid
 check "busy: 503 with Retry-After" $client busy "$c" "$long"
 check "request timeout cuts the stream" $client timeout "$c" "$long" 6
 
+# ---- D: predefined voices from a stand-in hub, kept in the voice cache ---------------------
+$client hub "$tmp/hub.port" "alba=$state" &
+hub_pid=$!
+pids="$pids $hub_pid"
+i=0
+while [ ! -s "$tmp/hub.port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+server_env="HF_HUB_OFFLINE=0 HF_HOME=$tmp/hf_d HF_ENDPOINT=http://127.0.0.1:$(cat "$tmp/hub.port")"
+start d --voice-cache 2 # no --voice: the default is the language's, alba
+server_env=""
+d=$url d_pid=$pid
+check "predefined default voice" $client tts "$d" "$tmp/d1.wav" --text "$text"
+check "predefined default voice = CLI" $client same "$tmp/d1.wav" "$tmp/ref_state.wav"
+kill "$hub_pid"
+wait "$hub_pid" 2>/dev/null
+pids=$(echo " $pids " | sed "s/ $hub_pid / /")
+rm -rf "$tmp/hf_d"
+check "predefined voice from the cache (hub and disk gone)" $client tts "$d" "$tmp/d2.wav" \
+    --text "$text" --voice-url alba
+check "predefined voice from the cache = CLI" $client same "$tmp/d2.wav" "$tmp/ref_state.wav"
+check "an uncached predefined voice needs the hub" $client expect "$d" 502 "cannot load the voice 'anna'" \
+    multipart "text=hi" "voice_url=anna"
+
 # SIGTERM: a clean exit (status 0, no sanitizer report) within 5 s, also while a client
 # streams (from A, a text of about 3 s of generation).
 # stop NAME PID: stops the server NAME and checks that.
@@ -179,6 +201,7 @@ stop a "$a_pid"
 wait "$cpid" 2>/dev/null
 stop b "$b_pid"
 stop c "$c_pid"
+stop d "$d_pid"
 
 echo "tests/cli/test_serve.sh: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -31,6 +31,10 @@ holds, 1 when it does not.
                                            chunk) within MAX_S seconds
   serve_client.py remote URL OUT FILE      serves FILE on a local HTTP port and asks /tts for
                                            it as voice_url (needs --allow-remote-voices)
+  serve_client.py hub PORT_FILE NAME=FILE...
+                                           a stand-in Hugging Face hub on 127.0.0.1 serving FILE
+                                           as any repository's .../NAME.safetensors; writes its
+                                           port to PORT_FILE and serves until killed
   serve_client.py load URL SECONDS CONCURRENCY TEXT
                                            requests for SECONDS from CONCURRENCY clients; prints
                                            requests per second and latency percentiles; fails
@@ -41,6 +45,7 @@ Raw requests for `expect`: `multipart FIELD=VALUE|FIELD=@FILE ...` (a well-forme
 (declares N bytes with Expect: 100-continue and sends them only after a 100).
 The short requests of `concurrent`, `disconnect` and `busy` speak TEXT (serve_client.TEXT).
 """
+import hashlib
 import http.client
 import json
 import os
@@ -404,25 +409,82 @@ def cmd_remote(url, out, path):
     print("%d bytes with the voice %s" % (len(d), voice))
 
 
+def cmd_hub(port_file, specs):
+    files = {}
+    for spec in specs:
+        name, _, path = spec.partition("=")
+        with open(path, "rb") as f:
+            files[name + ".safetensors"] = f.read()
+
+    class Hub(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_HEAD(self):  # noqa: N802 - http.server's naming
+            self.answer()
+
+        def do_GET(self):  # noqa: N802
+            self.answer()
+
+        def answer(self):
+            parts = self.path.split("/")  # "", owner, repo, "resolve", revision, path...
+            data = files.get(parts[-1]) if len(parts) > 5 and parts[3] == "resolve" else None
+            self.send_response(200 if data is not None else 404)
+            if data is not None:
+                self.send_header("X-Repo-Commit", parts[4])
+                self.send_header("ETag", '"%s"' % hashlib.sha1(data).hexdigest())
+            body = data if data is not None else b"not found"
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command == "GET":
+                self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Hub)
+    with open(port_file + ".tmp", "w") as f:
+        f.write("%d\n" % srv.server_address[1])
+    os.rename(port_file + ".tmp", port_file)
+    srv.serve_forever()
+
+
+def timed_request(url, path, ctype, body):
+    """(status, seconds to the response head, i.e. the first audio, total seconds, length)."""
+    t0 = time.time()
+    c = connect(url)
+    c.request("POST", path, body=body, headers={"Content-Type": ctype})
+    r = c.getresponse()
+    t1 = time.time()
+    n = len(r.read())
+    c.close()
+    return r.status, t1 - t0, time.time() - t0, n
+
+
 def cmd_load(url, seconds, conc, text):
     seconds, conc = float(seconds), int(conc)
-    lat, errors = [], []
+    lat, first, errors = [], [], []
     lock = threading.Lock()
     end = time.time() + seconds
+    form = multipart(tts_fields(text))
+    speech = json.dumps({"input": text}).encode()
 
     def client(i):
         while time.time() < end:
-            t0 = time.time()
             try:
                 if i % 2:
-                    st, h, d = post_speech(url, {"input": text})
+                    st, t1, t, n = timed_request(url, "/v1/audio/speech", "application/json",
+                                                 speech)
                 else:
-                    st, h, d = post_tts(url, tts_fields(text))
-                ok = st == 200 and len(d) > 44
+                    st, t1, t, n = timed_request(url, "/tts", form[0], form[1])
+                ok = st == 200 and n > 44
             except Exception as e:  # noqa: BLE001 - counted as an error
                 ok, st = False, repr(e)
             with lock:
-                (lat if ok else errors).append(time.time() - t0 if ok else st)
+                if ok:
+                    lat.append(t)
+                    first.append(t1)
+                else:
+                    errors.append(st)
 
     t0 = time.time()
     threads = [threading.Thread(target=client, args=(i,)) for i in range(conc)]
@@ -432,14 +494,15 @@ def cmd_load(url, seconds, conc, text):
         t.join()
     wall = time.time() - t0
     lat.sort()
+    first.sort()
 
-    def pct(p):
-        return 1000 * lat[min(len(lat) - 1, int(p / 100 * len(lat)))] if lat else float("nan")
+    def pct(v, p):
+        return 1000 * v[min(len(v) - 1, int(p / 100 * len(v)))] if v else float("nan")
 
-    print("%d requests in %.1f s from %d clients: %.1f req/s, latency p50 %.0f ms, p90 %.0f ms, "
-          "p99 %.0f ms, max %.0f ms, %d errors"
-          % (len(lat), wall, conc, len(lat) / wall, pct(50), pct(90), pct(99),
-             1000 * lat[-1] if lat else float("nan"), len(errors)))
+    print("%d requests in %.1f s from %d clients: %.2f req/s; latency p50 %.0f ms, p90 %.0f ms, "
+          "p99 %.0f ms, max %.0f ms; first audio p50 %.0f ms, p90 %.0f ms, p99 %.0f ms; %d errors"
+          % (len(lat), wall, conc, len(lat) / wall, pct(lat, 50), pct(lat, 90), pct(lat, 99),
+             pct(lat, 100), pct(first, 50), pct(first, 90), pct(first, 99), len(errors)))
     if errors or not lat:
         fail("errors: %r" % errors[:5])
 
@@ -475,6 +538,8 @@ def main(argv):
         cmd_timeout(a[0], a[1], a[2])
     elif cmd == "remote":
         cmd_remote(a[0], a[1], a[2])
+    elif cmd == "hub":
+        cmd_hub(a[0], a[1:])
     elif cmd == "load":
         cmd_load(*a[:4])
     else:

@@ -12,6 +12,7 @@ Checks, one line each ("ok ..." or "FAIL ..."), then "N passed, N failed":
     fires, its duration is the audio's), and the bytes are those of REF.wav;
   - an upload without the consent box ticked is refused on the page; with it ticked, the
     cloned audio equals REF_CLONE.wav;
+  - Stop ends a generation that is streaming;
   - an error from the server (text too long) is shown to the user.
 Exit status 0 when every check holds.
 """
@@ -264,6 +265,21 @@ def main(argv):
         got = base64.b64decode(p.eval("return await playerBytes();"))
         check("upload: the WAV is the CLI's cloned audio", samples(got) == want_clone,
               "(%d vs %d bytes)" % (len(got) - 44, len(want_clone)))
+
+        # Stop during a long generation.
+        r = p.eval("""
+          document.querySelector("input[name=source][value=named]").checked = true;
+          $("text").value = %s;
+          document.body.dataset.state = "idle";
+          $("speak").click();
+          for (let i = 0; i < 200 && document.body.dataset.state !== "streaming"; i++) await sleep(20);
+          const was = document.body.dataset.state;
+          $("stop").click();
+          for (let i = 0; i < 100 && document.body.dataset.state !== "idle"; i++) await sleep(20);
+          return {was, state: document.body.dataset.state, status: $("status").textContent,
+                  speak: !$("speak").disabled};""" % long_text)
+        check("stop while streaming", r["was"] == "streaming" and r["state"] == "idle"
+              and r["status"] == "Stopped." and r["speak"], json.dumps(r))
 
         # A server error is shown.
         r = p.eval("""
