@@ -52,7 +52,7 @@ check() {
 model="--config $fx/models/tiny/config.yaml"
 state=$fx/golden/tiny/voice_state.safetensors
 wav=$fx/golden/tiny/voice.wav
-text=$(python3 -c 'import sys; sys.path.insert(0, "tests/tools"); import serve_client; print(serve_client.TEXT)')
+text=$(python3 -B -c 'import sys; sys.path.insert(0, "tests/tools"); import serve_client; print(serve_client.TEXT)')
 long=$(python3 -c "print(' '.join('Sentence number %d is here to make the text long enough.' % i for i in range(100)))")
 
 # start NAME ARGS...: a server on a free port of 127.0.0.1; its URL in $url, log in $tmp/NAME.log.

@@ -33,7 +33,7 @@ fail() {
 model="--config $fx/models/tiny/config.yaml"
 state=$fx/golden/tiny/voice_state.safetensors
 wav=$fx/golden/tiny/voice.wav
-text=$(python3 -c 'import sys; sys.path.insert(0, "tests/tools"); import serve_client; print(serve_client.TEXT)')
+text=$(python3 -B -c 'import sys; sys.path.insert(0, "tests/tools"); import serve_client; print(serve_client.TEXT)')
 "$bin" generate $model -q --temperature 0 --voice "$state" --text "$text" \
     --output-path "$tmp/ref_state.wav" || fail "generate with the voice state failed"
 "$bin" generate $model -q --temperature 0 --voice "$wav" --text "$text" \
