@@ -232,3 +232,19 @@ int cli_open_model(const char *cmd, const cli_model_args *a, ptts_model **out) {
     cli_info(a->quiet, "loaded the model %s in %.2f s", name ? name : "", cli_now() - t0);
     return 0;
 }
+
+void cli_gen_args_init(cli_gen_args *g) {
+    g->p = ptts_gen_default_params();
+    g->temperature = g->p.temperature;
+    g->noise_clamp = -1;
+    g->eos_threshold = g->p.eos_threshold;
+}
+
+int cli_gen_args_finish(const char *cmd, cli_gen_args *g, const cli_model_args *ma) {
+    if (g->noise_clamp == 0) return cli_usage_error(cmd, "--noise-clamp: must be above 0");
+    g->p.temperature = (float)g->temperature;
+    g->p.noise_clamp = g->noise_clamp > 0 ? (float)g->noise_clamp : 0;
+    g->p.eos_threshold = (float)g->eos_threshold;
+    g->p.two_threads = ma->threads != 1;
+    return CLI_CONTINUE;
+}

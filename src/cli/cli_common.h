@@ -59,6 +59,27 @@ typedef struct cli_model_args {
     "  --threads N            compute threads (default: one per core)\n"                           \
     "  -q, --quiet            print errors only\n"
 
+/* The generation options of `generate` and `serve`: integers parse straight into p, the rest
+ * through doubles checked by cli_gen_args_finish. */
+typedef struct cli_gen_args {
+    ptts_gen_params p;
+    double temperature, noise_clamp, eos_threshold; /* noise_clamp < 0: not given */
+} cli_gen_args;
+
+void cli_gen_args_init(cli_gen_args *g);
+#define CLI_GEN_OPTS(g)                                                                            \
+    {"--lsd-decode-steps", NULL, CLI_INT, &(g).p.lsd_decode_steps, 1, 1000},                       \
+        {"--temperature", NULL, CLI_DOUBLE, &(g).temperature, 0, 1e6},                             \
+        {"--noise-clamp", NULL, CLI_DOUBLE, &(g).noise_clamp, 0, 1e30},                            \
+        {"--eos-threshold", NULL, CLI_DOUBLE, &(g).eos_threshold, -1e30, 1e30},                    \
+        {"--frames-after-eos", NULL, CLI_INT, &(g).p.frames_after_eos, 0, 1000000},                \
+        {"--max-tokens", NULL, CLI_INT, &(g).p.max_tokens, 1, 1000000}, {                          \
+        "--seed", NULL, CLI_U64, &(g).p.seed, 0, 0                                                 \
+    }
+/* Checks the values and completes g->p (two threads unless --threads 1): CLI_CONTINUE, or 2
+ * after the usage error. */
+int cli_gen_args_finish(const char *cmd, cli_gen_args *g, const cli_model_args *ma);
+
 /* Checks the model options (--config and --language exclude each other): CLI_CONTINUE,
  * or 2 after the usage error. */
 int cli_check_model_args(const char *cmd, const cli_model_args *a);

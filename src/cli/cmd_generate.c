@@ -138,34 +138,25 @@ static int speak(ptts_model *m, const char *voice, const char *text, const ptts_
 int cmd_generate(int argc, char **argv) {
     const char *text = NULL, *voice = NULL, *output = "./tts_output.wav", *device = "cpu";
     cli_model_args ma = {0};
-    ptts_gen_params p = ptts_gen_default_params();
-    double temperature = p.temperature, noise_clamp = -1, eos = p.eos_threshold;
+    cli_gen_args ga;
+    cli_gen_args_init(&ga);
     const cli_opt opts[] = {
         {"--text", NULL, CLI_STRING, &text, 0, 0},
         {"--voice", NULL, CLI_STRING, &voice, 0, 0},
         {"--output-path", NULL, CLI_STRING, &output, 0, 0},
-        {"--lsd-decode-steps", NULL, CLI_INT, &p.lsd_decode_steps, 1, 1000},
-        {"--temperature", NULL, CLI_DOUBLE, &temperature, 0, 1e6},
-        {"--noise-clamp", NULL, CLI_DOUBLE, &noise_clamp, 0, 1e30},
-        {"--eos-threshold", NULL, CLI_DOUBLE, &eos, -1e30, 1e30},
-        {"--frames-after-eos", NULL, CLI_INT, &p.frames_after_eos, 0, 1000000},
-        {"--max-tokens", NULL, CLI_INT, &p.max_tokens, 1, 1000000},
-        {"--seed", NULL, CLI_U64, &p.seed, 0, 0},
         {"--quantize", NULL, CLI_FLAG, &ma.quantize, 0, 0},
         {"--device", NULL, CLI_STRING, &device, 0, 0},
+        CLI_GEN_OPTS(ga),
         CLI_MODEL_OPTS(ma),
     };
     int rc = cli_parse(cmd, help, argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL);
     if (rc != CLI_CONTINUE) return rc;
     if (strcasecmp(device, "cpu"))
         return cli_usage_error(cmd, "--device %s: this build runs on the cpu only", device);
-    if (noise_clamp == 0) return cli_usage_error(cmd, "--noise-clamp: must be above 0");
+    if ((rc = cli_gen_args_finish(cmd, &ga, &ma)) != CLI_CONTINUE) return rc;
     if ((rc = cli_check_model_args(cmd, &ma)) != CLI_CONTINUE) return rc;
     if (!*output) return cli_usage_error(cmd, "--output-path is empty");
-    p.temperature = (float)temperature;
-    p.noise_clamp = noise_clamp > 0 ? (float)noise_clamp : 0; /* -1: not given */
-    p.eos_threshold = (float)eos;
-    p.two_threads = ma.threads != 1;
+    const ptts_gen_params p = ga.p;
 
     char *input = NULL;
     if (text ? !strcmp(text, "-") : stdin_is_pipe()) {

@@ -9,7 +9,6 @@
 #include "cli/commands.h"
 #include "pocket_tts.h"
 
-
 static const char usage[] =
     "usage: pocket-tts tokenize (--tokenizer FILE | --config FILE | --language NAME)\n"
     "                           [--text TEXT] [--chunks [--max-tokens N]]\n"

@@ -119,8 +119,8 @@ int cmd_serve(int argc, char **argv) {
     int max_text = 5000, timeout = 300;
     double max_upload_mb = 20;
     cli_model_args ma = {0};
-    ptts_gen_params p = ptts_gen_default_params();
-    double temperature = p.temperature, noise_clamp = 0, eos = p.eos_threshold;
+    cli_gen_args ga;
+    cli_gen_args_init(&ga);
     const cli_opt opts[] = {
         {"--host", NULL, CLI_STRING, &host, 0, 0},
         {"--port", NULL, CLI_INT, &port, 0, 65535},
@@ -131,14 +131,8 @@ int cmd_serve(int argc, char **argv) {
         {"--max-text-chars", NULL, CLI_INT, &max_text, 1, 10000000},
         {"--max-upload-mb", NULL, CLI_DOUBLE, &max_upload_mb, 0.001, 4096},
         {"--request-timeout", NULL, CLI_INT, &timeout, 1, 86400 * 7},
-        {"--lsd-decode-steps", NULL, CLI_INT, &p.lsd_decode_steps, 1, 1000},
-        {"--temperature", NULL, CLI_DOUBLE, &temperature, 0, 1e6},
-        {"--noise-clamp", NULL, CLI_DOUBLE, &noise_clamp, 1e-30, 1e30},
-        {"--eos-threshold", NULL, CLI_DOUBLE, &eos, -1e30, 1e30},
-        {"--frames-after-eos", NULL, CLI_INT, &p.frames_after_eos, 0, 1000000},
-        {"--max-tokens", NULL, CLI_INT, &p.max_tokens, 1, 1000000},
-        {"--seed", NULL, CLI_U64, &p.seed, 0, 0},
         {"--quantize", NULL, CLI_FLAG, &ma.quantize, 0, 0},
+        CLI_GEN_OPTS(ga),
         CLI_MODEL_OPTS(ma),
     };
     /* args: argv without the --voice options; voice_args[i] splits into names[i], specs[i]. */
@@ -154,6 +148,7 @@ int cmd_serve(int argc, char **argv) {
     else
         rc = cli_parse(cmd, help, nargs, args, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL);
     if (rc == CLI_CONTINUE) rc = cli_check_model_args(cmd, &ma);
+    if (rc == CLI_CONTINUE) rc = cli_gen_args_finish(cmd, &ga, &ma);
     for (int i = 0; i < nv && rc == CLI_CONTINUE; i++) {
         split_voice(voice_args[i], &names[i], &specs[i]);
         if (!names[i] && i > 0)
@@ -167,10 +162,7 @@ int cmd_serve(int argc, char **argv) {
         free(specs);
         return rc;
     }
-    p.temperature = (float)temperature;
-    p.noise_clamp = (float)noise_clamp;
-    p.eos_threshold = (float)eos;
-    p.two_threads = ma.threads != 1;
+    const ptts_gen_params p = ga.p;
     srv_limits lim = {
         .max_text_chars = max_text,
         .max_upload_bytes = (size_t)(max_upload_mb * (1 << 20)),
