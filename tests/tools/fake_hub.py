@@ -16,6 +16,10 @@ bad_sha.bin announces the sha256 of other bytes; stall.bin sends half and then n
 GET /_log returns one line per request seen ("hub|cdn METHOD PATH AUTH-or--") and
 clears the log. File contents are pattern(n, seed) below; test_download.c makes the same.
 The server exits on SIGTERM, when its parent dies, or after 10 minutes.
+
+Arguments add repositories served from local folders (every file as an LFS file):
+  REPO[@COMMIT]=DIR   e.g. kyutai/pocket-tts-without-voice-cloning=tests/fixtures/models/tiny
+  +REPO[@COMMIT]=DIR  the same, gated: it needs the Bearer token
 """
 import hashlib
 import os
@@ -192,7 +196,22 @@ def watchdog(parent):
     os._exit(0)
 
 
+def add_repos(args):
+    for arg in args:
+        gated = arg.startswith("+")
+        repo, folder = arg.lstrip("+").split("=", 1)
+        repo, _, commit = repo.partition("@")
+        files = {}
+        for root, _, names in os.walk(folder):
+            for name in names:
+                full = os.path.join(root, name)
+                with open(full, "rb") as f:
+                    files[os.path.relpath(full, folder)] = (f.read(), True)
+        REPOS[repo] = (commit or hashlib.sha1(arg.encode()).hexdigest(), gated, files)
+
+
 def main():
+    add_repos(sys.argv[1:])
     hub = Server(("127.0.0.1", 0), Handler)
     cdn = Server(("127.0.0.1", 0), CdnHandler)
     ports["hub"], ports["cdn"] = hub.server_address[1], cdn.server_address[1]
