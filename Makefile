@@ -12,7 +12,7 @@ endif
 WERROR ?= -Werror
 CFLAGS += -std=c17 $(OPT) -fPIC -pthread -Wall -Wextra $(WERROR) -D_GNU_SOURCE -Iinclude -Isrc -I$(BUILD)/gen
 LDFLAGS += $(filter -fsanitize%,$(OPT)) -pthread
-LDLIBS := -lcjson -lyaml -lunistring -lsndfile -lsoxr -lcurl -lcrypto -lmicrohttpd -lm
+LDLIBS := -lcjson -lyaml -lunistring -lsndfile -lsoxr -lcurl -lcrypto -lmicrohttpd -lmpg123 -lm
 
 LIB_SRC := $(sort $(wildcard src/common/*.c src/io/*.c src/text/*.c src/kernels/*.c src/model/*.c src/engine/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/configs_builtin.o
@@ -23,7 +23,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_UTIL_OBJ := $(BUILD)/obj/tests/testutil.o
 
 DEPS_DEB := build-essential clang libclang-rt-14-dev libcjson-dev libyaml-dev libunistring-dev \
-	libsndfile1-dev libsoxr-dev libcurl4-openssl-dev libmicrohttpd-dev libssl-dev python3 sox chromium
+	libsndfile1-dev libsoxr-dev libcurl4-openssl-dev libmicrohttpd-dev libmpg123-dev libssl-dev python3 sox chromium
 
 .SECONDARY:
 .PHONY: all test clean deps format fuzz bench bench-kernels

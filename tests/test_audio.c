@@ -1,16 +1,20 @@
 /* Audio input: every format libsndfile writes here is read back through audio_read_file
  * and audio_read_memory (exact values for lossless ones), resampling keeps a sine's
  * frequency and amplitude, voice.wav matches the reference's reading of it exactly, and
- * corrupt or truncated files give an error or a prefix of the audio, never a crash. */
+ * corrupt or truncated files give an error or a prefix of the audio, never a crash and
+ * never a byte on stderr. MP3 goes to libmpg123 directly exactly when libsndfile would
+ * have handed it to libmpg123 (which prints there) itself. */
 #include <fcntl.h>
 #include <math.h>
 #include <sndfile.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "io/audio.h"
+#include "io/audio_mp3.h"
 #include "io/safetensors.h"
 #include "test.h"
 
@@ -28,6 +32,28 @@ static const char *tmp_path(const char *name) {
     static char buf[256];
     snprintf(buf, sizeof buf, "%s/%s", tmpdir, name);
     return buf;
+}
+
+/* Sends fd 2 to a fresh temporary file until stderr_end(), which returns how many bytes
+ * were written to it: the library must never print. */
+static int stderr_saved = -1;
+
+static void stderr_begin(void) {
+    fflush(stderr);
+    int fd = open(tmp_path("stderr"), O_RDWR | O_CREAT | O_TRUNC, 0600);
+    stderr_saved = dup(2);
+    dup2(fd, 2);
+    close(fd);
+}
+
+static long stderr_end(void) {
+    struct stat st = {0};
+    fflush(stderr);
+    fstat(2, &st);
+    dup2(stderr_saved, 2);
+    close(stderr_saved);
+    unlink(tmp_path("stderr"));
+    return (long)st.st_size;
 }
 
 static uint32_t lcg_next(uint32_t *s) {
@@ -164,6 +190,8 @@ static void test_lossy(void) {
         {"tone.ogg", SF_FORMAT_OGG | SF_FORMAT_VORBIS, 48000},
         {"tone.opus", SF_FORMAT_OGG | SF_FORMAT_OPUS, 48000},
         {"tone.mp3", SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III, 44100},
+        {"tone24k.mp3", SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III, 24000}, /* MPEG-2 */
+        {"tone8k.mp3", SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III, 8000},   /* MPEG-2.5 */
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         int rate = cases[c].rate;
@@ -282,21 +310,17 @@ static void test_voice_fixture(void) {
 
 /* ---- errors, truncations, byte flips ---- */
 
-/* Reads buf from memory: on success the samples must be finite and, when prefix is
- * given, equal its first n samples. Returns the status. libmpg123 (inside libsndfile)
- * prints notes about broken MP3 frames to stderr, which is silenced during the call. */
+/* Reads buf from memory: nothing may be printed, and on success the samples must be
+ * finite and, when prefix is given, equal its first n samples. Returns the status. */
 static int read_checked(const uint8_t *buf, size_t len, const float *prefix, size_t prefix_n) {
     ptts_err e = {0};
     float *s = NULL;
     size_t n = 0;
     int rate = 0;
-    fflush(stderr);
-    int saved = dup(2), null = open("/dev/null", O_WRONLY);
-    dup2(null, 2);
+    stderr_begin();
     int rc = audio_read_memory(buf, len, &s, &n, &rate, &e);
-    dup2(saved, 2);
-    close(saved);
-    close(null);
+    long printed = stderr_end();
+    CHECK(printed == 0, "%ld bytes printed to stderr (rc %d: %s)", printed, rc, e.msg);
     if (rc) {
         CHECK(!s && !n && e.msg[0] && !strchr(e.msg, '\n'), "rc %d", rc);
         return rc;
@@ -400,6 +424,134 @@ static void test_errors(void) {
     }
 }
 
+/* ---- MP3 specifics: channel mix, early stop, ID3 tags, routing ---- */
+
+/* Reads buf from memory, expecting success; returns the samples (n, rate set). */
+static float *read_mem(const void *buf, size_t len, double max_seconds, size_t *n, int *rate) {
+    ptts_err e = {0};
+    float *s = NULL;
+    int rc = audio_read_memory_max(buf, len, max_seconds, &s, n, rate, &e);
+    CHECK(rc == PTTS_OK, "%s", e.msg);
+    return s;
+}
+
+/* Whether libsndfile takes the first bytes of the file at fd for a format of its own
+ * (its MPEG test fires even where its open then fails). */
+static int sndfile_recognises(int fd) {
+    lseek(fd, 0, SEEK_SET);
+    SF_INFO info = {0};
+    /* libsndfile closes the descriptor it is given when the open fails. */
+    SNDFILE *snd = sf_open_fd(dup(fd), SFM_READ, &info, SF_TRUE);
+    int yes = snd || !strstr(sf_strerror(NULL), "not recognised");
+    if (snd) sf_close(snd);
+    return yes;
+}
+
+static void test_mp3(void) {
+    /* Stereo: L = a + b, R = a - b, so the mono mix keeps a (440 Hz) and drops b. */
+    const int rate = 44100;
+    const size_t frames = (size_t)rate;
+    float *x = malloc(2 * frames * sizeof *x);
+    for (size_t i = 0; i < frames; i++) {
+        float a = 0.5f * (float)sin(2 * M_PI * 440.0 * i / rate);
+        float b = 0.3f * (float)sin(2 * M_PI * 1000.0 * i / rate);
+        x[2 * i] = a + b;
+        x[2 * i + 1] = a - b;
+    }
+    const char *path = tmp_path("stereo.mp3");
+    CHECK(write_sf(path, SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III, 2, rate, NULL, x, frames) == 0,
+          "writing stereo.mp3: %s", sf_strerror(NULL));
+    free(x);
+    size_t len = 0, n = 0, nk = 0;
+    int r = 0;
+    uint8_t *mp3 = (uint8_t *)read_file(path, &len);
+    ptts_err e = {0};
+    float *all = read_both(path, &n, &r, &e);
+    CHECK(all && r == rate && n + 2400 >= frames && n <= frames + 2400, "%s (n=%zu)", e.msg, n);
+    if (!all || !mp3) {
+        free(all);
+        free(mp3);
+        return;
+    }
+    size_t to = (n < frames ? n : frames) - (size_t)rate / 10;
+    double a440 = tone_amplitude(all, (size_t)rate / 10, to, 440.0, rate);
+    double a1k = tone_amplitude(all, (size_t)rate / 10, to, 1000.0, rate);
+    CHECK(fabs(a440 - 0.5) < 0.02 && a1k < 0.01, "stereo.mp3 mix: 440 Hz %.4f, 1 kHz %.4f", a440,
+          a1k);
+    printf("stereo.mp3: %zu samples, mono mix 440 Hz amplitude %.4f (0.5), 1 kHz %.4f (0)\n", n,
+           a440, a1k);
+
+    /* max_seconds stops at exactly that many samples, a prefix of the whole. */
+    float *part = read_mem(mp3, len, 0.25, &nk, &r);
+    CHECK(part && nk == (size_t)rate / 4 && !memcmp(part, all, nk * sizeof *part), "0.25 s: %zu",
+          nk);
+    free(part);
+    CHECK(audio_read_file_max(path, 0.25, &part, &nk, &r, &e) == PTTS_OK &&
+              nk == (size_t)rate / 4 && !memcmp(part, all, nk * sizeof *part),
+          "0.25 s from the file: %zu %s", nk, e.msg);
+    free(part);
+
+    /* Two ID3v2.3 tags in front (a title frame, then an empty tag) change nothing. */
+    static const uint8_t tags[] = {'I', 'D', '3', 3,   0,   0, 0, 0, 0, 16,  'T', 'I',
+                                   'T', '2', 0,   0,   0,   6, 0, 0, 0, 'v', 'o', 'i',
+                                   'c', 'e', 'I', 'D', '3', 4, 0, 0, 0, 0,   0,   0};
+    uint8_t *tagged = malloc(sizeof tags + len);
+    memcpy(tagged, tags, sizeof tags);
+    memcpy(tagged + sizeof tags, mp3, len);
+    part = read_mem(tagged, sizeof tags + len, 0, &nk, &r);
+    CHECK(part && nk == n && !memcmp(part, all, n * sizeof *part), "ID3-tagged: %zu of %zu", nk, n);
+    free(part);
+
+    /* Garbage behind a tag, without and with a frame header: a clean error or samples,
+     * and not a byte printed. */
+    uint32_t seed = 5;
+    for (size_t i = sizeof tags; i < sizeof tags + len; i++)
+        tagged[i] = (uint8_t)lcg_next(&seed);
+    tagged[sizeof tags] = 0;
+    CHECK(read_checked(tagged, sizeof tags + len, NULL, 0) == PTTS_ERR_FORMAT);
+    memcpy(tagged + sizeof tags, mp3, 4);
+    read_checked(tagged, sizeof tags + len, NULL, 0);
+    /* Frames with every other byte garbled. */
+    for (size_t i = sizeof tags + 4; i < sizeof tags + len; i += 2)
+        tagged[i] = (uint8_t)lcg_next(&seed);
+    int rc = read_checked(tagged, sizeof tags + len, NULL, 0);
+    printf("MP3 garbled behind an ID3 tag: %s\n", rc ? "refused" : "read");
+    free(tagged);
+    free(all);
+    free(mp3);
+    unlink(path);
+
+    /* libmpg123 gets all that libsndfile would have handed it: every 4-byte header
+     * FF xx yy exactly when libsndfile's own test takes it for MPEG, and anything behind
+     * an ID3 tag (libsndfile skips tags in ways of its own). */
+    path = tmp_path("head.bin");
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    uint8_t buf[64];
+    int agree = 0, total = 0, mpeg = 0;
+    stderr_begin(); /* libsndfile's own libmpg123 prints here */
+    for (int tag = 0; tag < 2; tag++) {
+        for (int b = 0; b < 65536; b += tag ? 7 : 1, total++) {
+            memset(buf, 0, sizeof buf);
+            if (tag) memcpy(buf, "ID3\3", 4);
+            uint8_t *h = buf + 10 * tag;
+            h[0] = 0xFF, h[1] = (uint8_t)(b >> 8), h[2] = (uint8_t)b, h[3] = 0xC4;
+            CHECK(pwrite(fd, buf, sizeof buf, 0) == (ssize_t)sizeof buf);
+            audio_src src = {-1, buf, sizeof buf}, fsrc = {fd, NULL, 0};
+            int ours = audio_mp3_detect(&src);
+            agree +=
+                (tag ? ours : ours == sndfile_recognises(fd)) && ours == audio_mp3_detect(&fsrc);
+            mpeg += ours;
+        }
+    }
+    stderr_end();
+    close(fd);
+    unlink(path);
+    CHECK(agree == total, "MPEG detection differs from libsndfile's on %d of %d headers",
+          total - agree, total);
+    printf("MPEG detection agrees with libsndfile's on %d of %d headers (%d MPEG)\n", agree, total,
+           mpeg);
+}
+
 int main(void) {
     if (!mkdtemp(tmpdir)) {
         perror("mkdtemp");
@@ -407,6 +559,7 @@ int main(void) {
     }
     test_lossless();
     test_lossy();
+    test_mp3();
     test_resample();
     test_voice_fixture();
     test_errors();

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <sndfile.h>
 #include <soxr.h>
 #include <stdint.h>
@@ -10,10 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Rates outside this range are refused: nothing real uses them, and resampling from a
- * tiny rate would multiply a small hostile file into a huge buffer. */
-#define AUDIO_MIN_RATE 1000
-#define AUDIO_MAX_RATE 1000000
+#include "audio_mono.h"
+#include "audio_mp3.h"
+
 /* Size in floats of the decode buffer (frames x channels per sf_readf_float call). */
 #define AUDIO_CHUNK 8192
 
@@ -60,61 +58,24 @@ static int decode(SNDFILE *snd, const SF_INFO *info, double max_seconds, float *
     int ch = info->channels;
     if (ch < 1 || ch > AUDIO_CHUNK)
         return err_set(e, PTTS_ERR_FORMAT, "unsupported channel count %d", ch);
-    if (info->samplerate < AUDIO_MIN_RATE || info->samplerate > AUDIO_MAX_RATE)
-        return err_set(e, PTTS_ERR_UNSUPPORTED, "unsupported sample rate %d Hz", info->samplerate);
+    audio_mono m;
+    int rc = audio_mono_init(&m, info->samplerate, max_seconds, e);
+    if (rc) return rc;
     /* Normalised float reads scale integer PCM by 1/2^(bits-1) (s16 / 32768 exactly). */
     sf_command(snd, SFC_SET_NORM_FLOAT, NULL, SF_TRUE);
-    size_t max = SIZE_MAX / sizeof(float);
-    if (max_seconds > 0 && max_seconds * info->samplerate < (double)max)
-        max = (size_t)(max_seconds * info->samplerate);
     float chunk[AUDIO_CHUNK];
     sf_count_t per_read = AUDIO_CHUNK / ch;
-    float *out = NULL;
-    size_t len = 0, cap = 0;
-    while (len < max) {
-        sf_count_t want = per_read;
-        if ((size_t)want > max - len) want = (sf_count_t)(max - len);
-        sf_count_t got = sf_readf_float(snd, chunk, want);
+    for (size_t room; !rc && (room = audio_mono_room(&m)) > 0;) {
+        sf_count_t got =
+            sf_readf_float(snd, chunk, (size_t)per_read < room ? per_read : (sf_count_t)room);
         if (got <= 0) break;
-        if (len + (size_t)got > cap) {
-            size_t nc = cap ? cap : 65536;
-            while (nc < len + (size_t)got)
-                nc = nc > max / 2 ? max : nc * 2;
-            float *p = realloc(out, nc * sizeof *out);
-            if (!p) {
-                free(out);
-                return err_set(e, PTTS_ERR_NOMEM, "out of memory decoding audio");
-            }
-            out = p;
-            cap = nc;
-        }
-        /* Sum in double so that the mean of 16-bit channels is correctly rounded. */
-        for (sf_count_t i = 0; i < got; i++) {
-            double s = 0;
-            for (int c = 0; c < ch; c++)
-                s += chunk[i * ch + c];
-            if (!isfinite(s)) {
-                free(out);
-                return err_set(e, PTTS_ERR_FORMAT, "corrupt audio: sample %zu is not finite",
-                               len + (size_t)i);
-            }
-            out[len + (size_t)i] = (float)(s / ch);
-        }
-        len += (size_t)got;
+        rc = audio_mono_add(&m, chunk, (size_t)got, ch, e);
     }
     int er = sf_error(snd);
-    if (er) {
-        free(out);
-        return err_set(e, PTTS_ERR_FORMAT, "corrupt audio: %s", sf_error_number(er));
-    }
-    if (!len) {
-        free(out);
-        return err_set(e, PTTS_ERR_FORMAT, "the audio holds no samples");
-    }
-    *samples = out;
-    *n = len;
-    *sample_rate = info->samplerate;
-    return PTTS_OK;
+    if (!rc && er) rc = err_set(e, PTTS_ERR_FORMAT, "corrupt audio: %s", sf_error_number(er));
+    if (!rc) rc = audio_mono_finish(&m, samples, n, sample_rate, e);
+    audio_mono_free(&m);
+    return rc;
 }
 
 /* libsndfile reports why an open failed only through a process-wide slot; the message is
@@ -130,10 +91,22 @@ int audio_read_file_max(const char *path, double max_seconds, float **samples, s
     /* Opened here so that a missing file gets the system's reason, not a format error. */
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return err_set(e, PTTS_ERR_IO, "%s: %s", path, strerror(errno));
-    SF_INFO info = {0};
-    SNDFILE *snd = sf_open_fd(fd, SFM_READ, &info, SF_FALSE);
-    int rc = snd ? decode(snd, &info, max_seconds, samples, n, sample_rate, e) : open_failed(e);
-    if (snd) sf_close(snd);
+    audio_src src = {fd, NULL, 0};
+    int rc;
+    if (audio_mp3_detect(&src)) {
+        rc = audio_mp3_decode(&src, max_seconds, samples, n, sample_rate, e);
+    } else {
+        /* libsndfile 1.2.0 closes the descriptor when sf_open_fd fails, whatever it is
+         * told: it gets a copy of its own, so that ours is closed exactly once. */
+        int sfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+        SF_INFO info = {0};
+        SNDFILE *snd = sfd < 0 ? NULL : sf_open_fd(sfd, SFM_READ, &info, SF_TRUE);
+        if (sfd < 0)
+            rc = err_set(e, PTTS_ERR_IO, "%s", strerror(errno));
+        else
+            rc = snd ? decode(snd, &info, max_seconds, samples, n, sample_rate, e) : open_failed(e);
+        if (snd) sf_close(snd);
+    }
     close(fd);
     if (rc) err_prefix(e, "%s", path);
     return rc;
@@ -144,6 +117,9 @@ int audio_read_memory_max(const void *buf, size_t len, double max_seconds, float
     *samples = NULL;
     *n = 0;
     if (!len) return err_set(e, PTTS_ERR_FORMAT, "the audio upload is empty");
+    audio_src src = {-1, buf, len};
+    if (audio_mp3_detect(&src))
+        return audio_mp3_decode(&src, max_seconds, samples, n, sample_rate, e);
     SF_VIRTUAL_IO io = {mem_len, mem_seek, mem_read, mem_write, mem_tell};
     mem_src m = {buf, (sf_count_t)len, 0};
     SF_INFO info = {0};

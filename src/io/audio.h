@@ -1,11 +1,11 @@
 /* Audio input: decodes whatever libsndfile reads (WAV in any PCM/float/EXTENSIBLE form,
- * FLAC, OGG/Vorbis/Opus, MP3, AIFF, ...) to mono float samples, and resamples (libsoxr).
+ * FLAC, OGG/Vorbis/Opus, AIFF, ...) and MP3 to mono float samples, and resamples (libsoxr).
  * Integer PCM is scaled by 1/2^(bits-1): 16-bit sample s becomes exactly s/32768. Channels
  * are averaged to mono. Refused: sample rates outside 1 kHz..1 MHz, non-finite samples,
  * files truncated inside their header or (FLAC, Ogg) their data; a WAV cut inside its
- * data gives the samples before the cut, as other players do.
- * Caveat (libsndfile 1.2.0): its MP3 decoder, libmpg123, prints notes about damaged
- * frames to stderr, and an Ogg Vorbis file whose headers do not parse leaks ~6 KB. */
+ * data gives the samples before the cut, as other players do. MPEG audio (MP3) is
+ * decoded by libmpg123 directly, set quiet (audio_mp3.c): damaged frames are skipped.
+ * Caveat (libsndfile 1.2.0): an Ogg Vorbis file whose headers do not parse leaks ~6 KB. */
 #ifndef PTTS_AUDIO_H
 #define PTTS_AUDIO_H
 
