@@ -17,7 +17,7 @@ bin=${1:-build}/pocket-tts
 fx=${PTTS_FIXTURES:-tests/fixtures}
 case $bin in /*) ;; *) bin=$PWD/$bin ;; esac
 case $fx in /*) ;; *) fx=$PWD/$fx ;; esac
-tool="python3 $PWD/tests/cli/wavtool.py"
+tool="python3 $PWD/tests/tools/wavtool.py"
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 export HF_HUB_OFFLINE=1 HF_HOME="$tmp/hf"
