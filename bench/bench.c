@@ -52,6 +52,9 @@ typedef struct result {
     double voice_s[N_VOICE];        /* voice state from audio, seconds */
     double rss_loaded_mb;           /* resident after loading the model and the voice */
     double rss_gen_mb, rss_peak_mb; /* peaks: after generation; at the end (voices from audio) */
+    /* int8 vs f32 at temperature 0, relative RMS: the first latent (one step from the same
+     * state), all latents and the audio (free-running, so differences compound) */
+    double q8_first, q8_latents, q8_audio;
 } result;
 
 typedef struct bench_opts {
@@ -195,6 +198,93 @@ static int run_config(const bench_opts *o, int threads, int quantize, result *r)
     return rc;
 }
 
+/* Growing buffer of floats (latents or audio) filled by the generation callbacks. */
+typedef struct floats {
+    float *v;
+    size_t n, cap;
+    int ldim; /* latents: values per frame */
+} floats;
+
+static int floats_add(floats *f, const float *x, size_t n) {
+    if (f->n + n > f->cap) {
+        size_t cap = f->cap ? 2 * f->cap : 1 << 16;
+        while (cap < f->n + n)
+            cap *= 2;
+        float *v = realloc(f->v, cap * sizeof(float));
+        if (!v) return 1;
+        f->v = v;
+        f->cap = cap;
+    }
+    memcpy(f->v + f->n, x, n * sizeof(float));
+    f->n += n;
+    return 0;
+}
+
+static int on_audio_keep(void *ud, const float *s, size_t n) {
+    return floats_add(ud, s, n);
+}
+static void on_latent_keep(void *ud, const float *x, int ldim) {
+    ((floats *)ud)->ldim = ldim;
+    floats_add(ud, x, (size_t)ldim);
+}
+
+/* Latents and audio of the text at temperature 0 with f32 or int8 weights. */
+static int generate_det(const bench_opts *o, int quantize, floats *lat, floats *audio, result *r) {
+    char err[512];
+    ptts_model_options mo = o->mo;
+    mo.quantize = quantize;
+    ptts_model *m = NULL;
+    ptts_voice *v = NULL;
+    ptts_gen *g = NULL;
+    int rc = 0;
+    if (ptts_model_open(&m, &mo, err, sizeof err))
+        rc = fail(r, "model", err);
+    else if (ptts_voice_load(m, o->voice_file, 0, &v, err, sizeof err))
+        rc = fail(r, "voice file", err);
+    else if (ptts_gen_new(m, &g, err, sizeof err))
+        rc = fail(r, "generation", err);
+    ptts_gen_params p = ptts_gen_default_params();
+    p.temperature = 0;
+    p.eos_threshold = 1e9f;
+    p.on_latent = on_latent_keep;
+    p.latent_user_data = lat;
+    if (!rc && ptts_gen_run(g, v, o->text, &p, on_audio_keep, audio))
+        rc = fail(r, "text", ptts_gen_errmsg(g));
+    ptts_gen_free(g);
+    ptts_voice_free(v);
+    ptts_model_free(m);
+    return rc;
+}
+
+static double rel_rms(const float *a, const float *b, size_t n) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        den += (double)b[i] * b[i];
+    }
+    return den > 0 ? sqrt(num / den) : 0;
+}
+
+/* Child: how far --quantize moves the latents and the audio (the same text, temperature 0). */
+static int accuracy(const bench_opts *o, result *r) {
+    floats lat[2] = {{0}}, audio[2] = {{0}};
+    int rc = generate_det(o, 0, &lat[0], &audio[0], r);
+    if (!rc) rc = generate_det(o, 1, &lat[1], &audio[1], r);
+    if (!rc && (lat[0].n != lat[1].n || audio[0].n != audio[1].n))
+        rc = fail(r, "accuracy", "int8 and f32 gave different lengths");
+    if (!rc) {
+        r->q8_first = rel_rms(lat[1].v, lat[0].v, (size_t)lat[0].ldim);
+        r->q8_latents = rel_rms(lat[1].v, lat[0].v, lat[0].n);
+        r->q8_audio = rel_rms(audio[1].v, audio[0].v, audio[0].n);
+    }
+    for (int i = 0; i < 2; i++) {
+        free(lat[i].v);
+        free(audio[i].v);
+    }
+    r->ok = !rc;
+    return rc;
+}
+
 /* Child: the voice of the audio file, saved for the configurations to load. */
 static int export_voice(const bench_opts *o, result *r) {
     char err[512];
@@ -213,7 +303,7 @@ static int export_voice(const bench_opts *o, result *r) {
     return rc;
 }
 
-enum { JOB_EXPORT_VOICE, JOB_CONFIG };
+enum { JOB_EXPORT_VOICE, JOB_CONFIG, JOB_ACCURACY };
 
 /* Runs a job in a child process and collects its result. */
 static void in_child(const bench_opts *o, int job, int threads, int quantize, result *r) {
@@ -237,6 +327,8 @@ static void in_child(const bench_opts *o, int job, int threads, int quantize, re
         memset(&mine, 0, sizeof mine);
         if (job == JOB_EXPORT_VOICE)
             export_voice(o, &mine);
+        else if (job == JOB_ACCURACY)
+            accuracy(o, &mine);
         else
             run_config(o, threads, quantize, &mine);
         ssize_t w = write(fds[1], &mine, sizeof mine);
@@ -387,6 +479,12 @@ int main(int argc, char **argv) {
             in_child(&o, JOB_CONFIG, threads[k], weights[w], &res[n]);
             if (!res[n].ok) fprintf(stderr, "  failed: %s\n", res[n].err);
         }
+    result acc = {0};
+    if (n_weights == 2) {
+        fprintf(stderr, "comparing int8 with f32 at temperature 0\n");
+        in_child(&o, JOB_ACCURACY, 0, 0, &acc);
+        if (!acc.ok) fprintf(stderr, "  failed: %s\n", acc.err);
+    }
     unlink(o.voice_file);
     rmdir(tmpdir);
 
@@ -433,7 +531,13 @@ int main(int argc, char **argv) {
                 printf(" %.2f |", x->voice_s[i]);
             printf(" %.0f | %.0f | %.0f |\n", x->rss_loaded_mb, x->rss_gen_mb, x->rss_peak_mb);
         }
+    if (acc.ok)
+        printf("\nint8 (--quantize) against f32, the same text at temperature 0, relative RMS "
+               "difference: first latent (one step from the same voice state) %.2e; free-running "
+               "over %d frames (differences compound through the autoregression, more so with "
+               "random weights): latents %.2e, audio %.2e.\n",
+               acc.q8_first, res[0].frames, acc.q8_latents, acc.q8_audio);
     for (int i = 0; i < n; i++)
         if (!res[i].ok) return 1;
-    return 0;
+    return n_weights == 2 && !acc.ok;
 }
