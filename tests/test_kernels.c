@@ -350,6 +350,75 @@ static void test_rows(const k_ops *o) {
     CHECK(o->dot(NULL, NULL, 0) == 0);
 }
 
+/* lin_forward_ld over overlapping rows (a conv's windows) matches lin_forward over the
+ * rows copied out, exactly, for f32 and int8 weights, with and without a pool. */
+static void test_lin_ld(tpool *pool) {
+    const int ch = 24, k = 5, stride = 2, T = 13, in = k * ch, out = 40;
+    const size_t ldx = (size_t)stride * ch;
+    float *w = rand_vec((size_t)out * in, 0.5f), *b = rand_vec(out, 1.0f);
+    float *sig = rand_vec((size_t)(T - 1) * ldx + in, 1.0f), *col = malloc((size_t)T * in * 4);
+    float *y0 = malloc((size_t)T * out * 4), *y1 = malloc((size_t)T * out * 4);
+    if (!w || !b || !sig || !col || !y0 || !y1) {
+        CHECK(0, "out of memory");
+        return;
+    }
+    for (int t = 0; t < T; t++)
+        memcpy(col + (size_t)t * in, sig + t * ldx, (size_t)in * sizeof *col);
+    for (int q8 = 0; q8 < 2; q8++) {
+        lin L = {0};
+        ptts_err e = {0};
+        int ok = (q8 ? lin_init_q8 : lin_init)(&L, w, b, out, in, &e) == PTTS_OK;
+        CHECK(ok, "%s", e.msg);
+        for (int use_pool = 0; ok && use_pool < 2; use_pool++) {
+            lin_forward(&L, col, T, y0, NULL);
+            lin_forward_ld(&L, sig, ldx, T, y1, use_pool ? pool : NULL);
+            CHECK(!memcmp(y0, y1, (size_t)T * out * sizeof *y0), "lin_forward_ld q8=%d pool=%d", q8,
+                  use_pool);
+        }
+        lin_free(&L);
+    }
+    free(w), free(b), free(sig), free(col), free(y0), free(y1);
+}
+
+/* k_gemm_rows_t / k_gemm_rows on the chosen path (run with PTTS_KERNELS for the others)
+ * against double sums: row lists in scrambled order, sizes around the tile edges, the
+ * attention's shapes (16 queries x 265 keys x 64). */
+static void test_gemm_rows(void) {
+    static const int sizes[][3] = {{1, 1, 1},    {1, 300, 64}, {16, 265, 64}, {7, 17, 5},
+                                   {13, 64, 33}, {1, 64, 300}, {16, 64, 265}, {5, 20, 37}};
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+        const int m = sizes[si][0], n = sizes[si][1], k = sizes[si][2], lda = k + 3, ldc = n + 2;
+        const int nb = n > k ? n : k, wb = n > k ? k : n; /* rows of b, and their width */
+        float *a = rand_vec((size_t)m * lda, 1.0f), *bm = rand_vec((size_t)nb * wb, 1.0f);
+        float *c = malloc((size_t)m * ldc * sizeof *c);
+        float *pack = malloc(k_gemm_pack_floats(n, k) * sizeof *pack);
+        const float **rows = malloc((size_t)nb * sizeof *rows);
+        if (!a || !bm || !c || !pack || !rows) {
+            CHECK(0, "out of memory");
+            return;
+        }
+        for (int r = 0; r < nb; r++)
+            rows[r] = bm + (size_t)((r * 7) % nb) * wb; /* scrambled, some rows repeated */
+        for (int t = 0; t < 2; t++) {
+            if (t ? k < n : n < k) continue; /* b must be n rows of k (t = 0) or k rows of n */
+            (t ? k_gemm_rows : k_gemm_rows_t)(a, (size_t)lda, rows, m, n, k, c, (size_t)ldc, pack);
+            double bad = 0;
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++) {
+                    double s = 0, sa = 0;
+                    for (int l = 0; l < k; l++) {
+                        double p = (double)a[i * lda + l] * (t ? rows[l][j] : rows[j][l]);
+                        s += p, sa += fabs(p);
+                    }
+                    double d = fabs(c[i * ldc + j] - s) / (sa > 0 ? sa : 1);
+                    bad = d > bad ? d : bad;
+                }
+            CHECK(bad <= TOL_F32, "gemm_rows%s %dx%dx%d: error %.3g", t ? "" : "_t", m, n, k, bad);
+        }
+        free(a), free(bm), free(c), free(pack), free(rows);
+    }
+}
+
 int main(void) {
     static const k_path all[] = {K_GENERIC, K_AVX2, K_AVX512, K_NEON};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
@@ -374,6 +443,8 @@ int main(void) {
     test_lin(pool);
     test_q8_gauss();
     test_lin_errors();
+    test_lin_ld(pool);
+    test_gemm_rows();
     for (int i = 0; i < n_paths; i++)
         test_rows(paths[i]);
     tpool_free(pool);

@@ -1,5 +1,7 @@
 /* Thread pool: every task of every job runs exactly once, jobs back to back and after the
- * workers have gone to sleep, on pools of 1 to 4 threads and none. */
+ * workers have gone to sleep, on pools of 1 to 4 threads and none; tpool_hold keeps
+ * workers off, one per hold, also while another thread holds and releases during jobs. */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +39,62 @@ static int run_jobs(tpool *p, int n_jobs, int sleep_every) {
     return bad;
 }
 
+static atomic_int on_worker; /* tasks run by a thread other than main_thread */
+static pthread_t main_thread;
+
+static void count_where(void *ctx, int task) {
+    count(ctx, task);
+    if (!pthread_equal(pthread_self(), main_thread)) atomic_fetch_add(&on_worker, 1);
+    for (volatile int i = 0; i < 20000; i++) { /* long enough for workers to join in */
+    }
+}
+
+static atomic_int toggling;
+
+/* Holds and releases the pool over and over while the main thread runs jobs. */
+static void *toggle(void *arg) {
+    tpool *p = arg;
+    for (int i = 0; atomic_load(&toggling); i++) {
+        tpool_hold(p);
+        struct timespec ts = {0, (i % 7) * 20000};
+        nanosleep(&ts, NULL);
+        tpool_release(p);
+    }
+    return NULL;
+}
+
+static void test_hold(void) {
+    ptts_err e = {0};
+    tpool *p = NULL;
+    CHECK(tpool_new(&p, 3, &e) == PTTS_OK, "%s", e.msg);
+    if (!p) return;
+    main_thread = pthread_self();
+    for (int i = 0; i < 3; i++) /* one hold per worker, one too many */
+        tpool_hold(p);
+    tpool_release(p);
+    for (int k = 0; k < 50; k++)
+        tpool_run(p, count_where, NULL, 64);
+    CHECK(atomic_load(&on_worker) == 0, "%d tasks ran on workers while both held",
+          atomic_load(&on_worker));
+    tpool_release(p);
+    /* One worker back: it takes tasks again (given time on a busy machine). */
+    for (int k = 0; k < 2000 && !atomic_load(&on_worker); k++)
+        tpool_run(p, count_where, NULL, 64);
+    CHECK(atomic_load(&on_worker) > 0, "no task ran on a worker after a release");
+    tpool_release(p);
+    pthread_t th;
+    atomic_store(&toggling, 1);
+    CHECK(pthread_create(&th, NULL, toggle, p) == 0);
+    CHECK(run_jobs(p, 3000, 0) == 0, "jobs while another thread holds and releases");
+    CHECK(run_jobs(p, 30, 3) == 0, "jobs with sleeps while another thread holds and releases");
+    atomic_store(&toggling, 0);
+    pthread_join(th, NULL);
+    tpool_hold(p); /* freeing a held pool still stops its workers */
+    tpool_free(p);
+    tpool_hold(NULL);
+    tpool_release(NULL);
+}
+
 int main(void) {
     ptts_err e = {0};
     CHECK(tpool_size(NULL) == 1);
@@ -55,5 +113,6 @@ int main(void) {
     CHECK(p && tpool_size(p) >= 1);
     tpool_free(p);
     tpool_free(NULL);
+    test_hold();
     TEST_END();
 }

@@ -162,10 +162,14 @@ static int imin(int a, int b) {
     return a < b ? a : b;
 }
 
+static const float k_zeros[K_NP_MAX * K_PANEL];
+
 /* Rows [t0, t1) by panels [p0, p1) of the f32 product. For one row the whole k range is
  * one pass (W streamed once); otherwise k blocks keep a block of W panels in cache while
- * it is applied to every tile of rows. */
-static void f32_block(const lin *L, const float *x, float *y, int t0, int t1, int p0, int p1) {
+ * it is applied to every tile of rows. Tiles of whole panels accumulate in y itself (the
+ * first k block starting from the bias); only a last, partial panel goes through c. */
+static void f32_block(const lin *L, const float *x, size_t ldx, float *y, int t0, int t1, int p0,
+                      int p1) {
     const k_ops *ops = L->ops;
     const size_t ps = (size_t)L->in * K_PANEL;
     const int kc = t1 - t0 > 1 ? ops->kc : L->in;
@@ -174,11 +178,19 @@ static void f32_block(const lin *L, const float *x, float *y, int t0, int t1, in
         const int kn = imin(kc, L->in - k0);
         for (int p = p0; p < p1; p += ops->np) {
             const int np = imin(ops->np, p1 - p);
+            const int whole = (p + np) * K_PANEL <= L->out;
+            const float *init = k0 ? NULL : L->b ? L->b + p * K_PANEL : k_zeros;
             for (int t = t0; t < t1; t += ops->mr) {
                 const int mr = imin(ops->mr, t1 - t);
-                ops->f32_tile(x + (size_t)t * L->in + k0, (size_t)L->in, mr,
-                              L->w + p * ps + (size_t)k0 * K_PANEL, ps, kn, np, c);
-                put_tile(L, y, c, t, mr, p, np, k0 == 0);
+                const float *xt = x + (size_t)t * ldx + k0,
+                            *w = L->w + p * ps + (size_t)k0 * K_PANEL;
+                if (whole) {
+                    ops->f32_tile(xt, ldx, mr, w, ps, kn, np, y + (size_t)t * L->out + p * K_PANEL,
+                                  (size_t)L->out, init);
+                } else {
+                    ops->f32_tile(xt, ldx, mr, w, ps, kn, np, c, (size_t)np * K_PANEL, k_zeros);
+                    put_tile(L, y, c, t, mr, p, np, k0 == 0);
+                }
             }
         }
     }
@@ -187,7 +199,8 @@ static void f32_block(const lin *L, const float *x, float *y, int t0, int t1, in
 /* Rows [t0, t1) by panels [p0, p1) of the int8 product: each row of x is scaled by
  * 127 / max|x| and rounded to int8 (a block of rows by a span of k at a time), and
  * y += scale_x * scale_w * (exact int32 dot product), one k chunk at a time. */
-static void q8_block(const lin *L, const float *x, float *y, int t0, int t1, int p0, int p1) {
+static void q8_block(const lin *L, const float *x, size_t ldx, float *y, int t0, int t1, int p0,
+                     int p1) {
     const k_ops *ops = L->ops;
     const int in = L->in;
     const size_t ps = (size_t)(in + 3) / 4 * 4 * K_PANEL, rows = (size_t)panels(L->out) * K_PANEL;
@@ -199,12 +212,12 @@ static void q8_block(const lin *L, const float *x, float *y, int t0, int t1, int
         const int nb = imin(K_Q8_ROWS, t1 - tb);
         const int span = K_Q8_ROWS / nb * K_Q8_CHUNK; /* k per row in xq */
         for (int r = 0; r < nb; r++)
-            sx[r] = ops->absmax(x + (size_t)(tb + r) * in, in) / 127;
+            sx[r] = ops->absmax(x + (size_t)(tb + r) * ldx, in) / 127;
         for (int s0 = 0; s0 < in; s0 += span) {
             const int sn = imin(span, in - s0);
             for (int r = 0; r < nb; r++) {
                 int8_t *q = xq + (size_t)r * span;
-                ops->quant(x + (size_t)(tb + r) * in + s0, sn, sx[r] > 0 ? 1 / sx[r] : 0, q);
+                ops->quant(x + (size_t)(tb + r) * ldx + s0, sn, sx[r] > 0 ? 1 / sx[r] : 0, q);
                 memset(q + sn, 0, (size_t)((sn + 3) / 4 * 4 - sn));
             }
             for (int p = p0; p < p1; p += ops->np) {
@@ -235,6 +248,7 @@ static void q8_block(const lin *L, const float *x, float *y, int t0, int t1, int
 typedef struct lin_job {
     const lin *L;
     const float *x;
+    size_t ldx;
     float *y;
     int T, n_tasks, by_rows;
 } lin_job;
@@ -249,16 +263,20 @@ static void lin_task(void *ctx, int i) {
     const int b = imin(len, (int)((long long)units * (i + 1) / j->n_tasks) * unit);
     const int t0 = j->by_rows ? a : 0, t1 = j->by_rows ? b : j->T;
     const int p0 = j->by_rows ? 0 : a, p1 = j->by_rows ? panels(L->out) : b;
-    if (a < b) (L->q ? q8_block : f32_block)(L, j->x, j->y, t0, t1, p0, p1);
+    if (a < b) (L->q ? q8_block : f32_block)(L, j->x, j->ldx, j->y, t0, t1, p0, p1);
 }
 
 void lin_forward(const lin *L, const float *x, int T, float *y, tpool *pool) {
+    lin_forward_ld(L, x, (size_t)L->in, T, y, pool);
+}
+
+void lin_forward_ld(const lin *L, const float *x, size_t ldx, int T, float *y, tpool *pool) {
     if (T <= 0) return;
     const int n = tpool_size(pool);
     const int row_units = (T + L->ops->mr - 1) / L->ops->mr;
     const int panel_units = (panels(L->out) + L->ops->np - 1) / L->ops->np;
     /* Two tasks per thread, so that a thread slowed by the OS holds up little. */
-    lin_job j = {.L = L, .x = x, .y = y, .T = T, .n_tasks = 2 * n};
+    lin_job j = {.L = L, .x = x, .ldx = ldx, .y = y, .T = T, .n_tasks = 2 * n};
     j.by_rows = panel_units < j.n_tasks && row_units > panel_units;
     j.n_tasks = imin(j.n_tasks, j.by_rows ? row_units : panel_units);
     /* Below ~64k multiply-adds, waking the pool costs more than it saves. */
@@ -267,6 +285,72 @@ void lin_forward(const lin *L, const float *x, int T, float *y, tpool *pool) {
         lin_task(&j, 0);
     else
         tpool_run(pool, lin_task, &j, j.n_tasks);
+}
+
+/* ---- small products with a list of rows ---- */
+
+size_t k_gemm_pack_floats(int n, int k) {
+    return (size_t)panels(n) * K_PANEL * (size_t)(k > 0 ? k : 0);
+}
+
+/* c = a x (the panels in pack, k deep) for m rows and n columns. */
+static void gemm_packed(const float *a, size_t lda, const float *pack, int m, int n, int k,
+                        float *c, size_t ldc) {
+    const k_ops *ops = k_ops_get(K_AUTO);
+    const size_t ps = (size_t)k * K_PANEL;
+    float tmp[K_MR_MAX * K_NP_MAX * K_PANEL];
+    for (int p = 0; p < panels(n); p += ops->np) {
+        const int np = imin(ops->np, panels(n) - p), cols = imin(np * K_PANEL, n - p * K_PANEL);
+        for (int i = 0; i < m; i += ops->mr) {
+            const int mr = imin(ops->mr, m - i);
+            if (cols == np * K_PANEL) {
+                ops->f32_tile(a + (size_t)i * lda, lda, mr, pack + p * ps, ps, k, np,
+                              c + (size_t)i * ldc + p * K_PANEL, ldc, k_zeros);
+                continue;
+            }
+            ops->f32_tile(a + (size_t)i * lda, lda, mr, pack + p * ps, ps, k, np, tmp,
+                          (size_t)np * K_PANEL, k_zeros);
+            for (int r = 0; r < mr; r++)
+                memcpy(c + (size_t)(i + r) * ldc + p * K_PANEL, tmp + (size_t)r * np * K_PANEL,
+                       (size_t)cols * sizeof *c);
+        }
+    }
+}
+
+void k_gemm_rows_t(const float *a, size_t lda, const float *const *b, int m, int n, int k, float *c,
+                   size_t ldc, float *pack) {
+    if (m <= 0 || n <= 0 || k <= 0) return;
+    if (m == 1) { /* one query: packing would cost as much as the dot products */
+        const k_ops *ops = k_ops_get(K_AUTO);
+        for (int j = 0; j < n; j++)
+            c[j] = ops->dot(a, b[j], k);
+        return;
+    }
+    const size_t ps = (size_t)k * K_PANEL;
+    for (int p = 0; p < panels(n); p++) {
+        float *dst = pack + p * ps;
+        for (int j = 0; j < K_PANEL; j++) {
+            const float *src = p * K_PANEL + j < n ? b[p * K_PANEL + j] : NULL;
+            for (int l = 0; l < k; l++)
+                dst[(size_t)l * K_PANEL + j] = src ? src[l] : 0.0f;
+        }
+    }
+    gemm_packed(a, lda, pack, m, n, k, c, ldc);
+}
+
+void k_gemm_rows(const float *a, size_t lda, const float *const *b, int m, int n, int k, float *c,
+                 size_t ldc, float *pack) {
+    if (m <= 0 || n <= 0 || k <= 0) return;
+    const size_t ps = (size_t)k * K_PANEL;
+    for (int p = 0; p < panels(n); p++) {
+        const int cols = imin(K_PANEL, n - p * K_PANEL);
+        float *dst = pack + p * ps;
+        for (int l = 0; l < k; l++) {
+            memcpy(dst + (size_t)l * K_PANEL, b[l] + p * K_PANEL, (size_t)cols * sizeof *dst);
+            memset(dst + (size_t)l * K_PANEL + cols, 0, (size_t)(K_PANEL - cols) * sizeof *dst);
+        }
+    }
+    gemm_packed(a, lda, pack, m, n, k, c, ldc);
 }
 
 /* ---- row-wise kernels ---- */

@@ -41,6 +41,21 @@ void lin_free(lin *L); /* accepts a zeroed lin */
 /* y[t][o] = sum_i x[t][i] * W[o][i] + b[o] for t < T. x and y must not overlap.
  * With a pool, output rows (or, for few outputs, rows of x) are split across its threads. */
 void lin_forward(const lin *L, const float *x, int T, float *y, tpool *pool);
+/* The same with row t of x at x + t * ldx: rows may overlap (ldx < in), as the windows of
+ * a convolution do in its time-major input. */
+void lin_forward_ld(const lin *L, const float *x, size_t ldx, int T, float *y, tpool *pool);
+
+/* Products of small matrices where one operand is a list of rows (the keys and values of
+ * an attention, which a ring cache does not keep contiguous), on the calling thread:
+ *   k_gemm_rows_t: c[i][j] = sum_l a[i*lda + l] * b[j][l]   (b: n rows of k)
+ *   k_gemm_rows:   c[i][j] = sum_l a[i*lda + l] * b[l][j]   (b: k rows of n)
+ * for i < m, j < n, written to c[i*ldc + j]. pack: k_gemm_pack_floats(n, k) floats of
+ * scratch, in which b is laid out for the tiles. */
+size_t k_gemm_pack_floats(int n, int k);
+void k_gemm_rows_t(const float *a, size_t lda, const float *const *b, int m, int n, int k, float *c,
+                   size_t ldc, float *pack);
+void k_gemm_rows(const float *a, size_t lda, const float *const *b, int m, int n, int k, float *c,
+                 size_t ldc, float *pack);
 
 /* Row-wise LayerNorm over n values (biased variance); w/b may be NULL (no affine). */
 void k_layernorm(const float *x, float *y, int n, const float *w, const float *b, float eps);

@@ -5,17 +5,19 @@
 #include "kernels_ops.h"
 
 static void f32_tile(const float *x, size_t ldx, int mr, const float *w, size_t pstride, int kc,
-                     int np, float *c) {
+                     int np, float *c, size_t ldc, const float *init) {
     for (int r = 0; r < mr; r++) {
         for (int p = 0; p < np; p++) {
-            float acc[K_PANEL] = {0};
+            float *cp = c + (size_t)r * ldc + (size_t)p * K_PANEL;
+            float acc[K_PANEL];
+            memcpy(acc, init ? init + p * K_PANEL : cp, sizeof acc);
             for (int k = 0; k < kc; k++) {
                 const float xv = x[(size_t)r * ldx + k],
                             *wk = w + p * pstride + (size_t)k * K_PANEL;
                 for (int j = 0; j < K_PANEL; j++)
                     acc[j] += xv * wk[j];
             }
-            memcpy(c + ((size_t)r * np + p) * K_PANEL, acc, sizeof acc);
+            memcpy(cp, acc, sizeof acc);
         }
     }
 }

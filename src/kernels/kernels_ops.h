@@ -28,10 +28,11 @@ typedef struct k_ops {
     const char *name; /* as in PTTS_KERNELS */
     int mr, np;       /* a full tile: mr rows of x by np panels */
     int kc;           /* k block of the f32 product when T > 1 (cache blocking) */
-    /* c[r*np*K_PANEL + p*K_PANEL + j] = sum_{k < kc} x[r*ldx + k] * w[p*pstride + k*K_PANEL + j]
-     * for r < mr <= ops->mr and p < np (np == ops->np, or 1). */
+    /* c[r*ldc + p*K_PANEL + j] = s + sum_{k < kc} x[r*ldx + k] * w[p*pstride + k*K_PANEL + j]
+     * for r < mr <= ops->mr and p < np (np == ops->np, or 1), where s is init[p*K_PANEL + j]
+     * or, when init is NULL, the value c held: the product accumulates in place in y. */
     void (*f32_tile)(const float *x, size_t ldx, int mr, const float *w, size_t pstride, int kc,
-                     int np, float *c);
+                     int np, float *c, size_t ldc, const float *init);
     /* The int8 version over nk4 groups of 4 k: c = sum of x[r*ldx + k] * q (x zero-padded
      * to 4*nk4). qsum is the panels' qsum row of this chunk, for paths that compute
      * (x + 128) * q and subtract it. */

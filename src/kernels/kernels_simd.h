@@ -40,10 +40,12 @@
 /* ---- matrix tiles (layouts in kernels_ops.h) ---- */
 
 KINL void f32_fixed(const float *x, size_t ldx, const int mr, const float *w, size_t ps, int kc,
-                    const int np, float *c, size_t ldc) {
+                    const int np, float *c, size_t ldc, const float *init) {
     V acc[K_MR][K_NP * PV]; /* vector i: panel i / PV, lanes (i % PV) * VW.. */
     UNROLL for (int r = 0; r < mr; r++) {
-        UNROLL for (int i = 0; i < np * PV; i++) acc[r][i] = V_ZERO;
+        UNROLL for (int i = 0; i < np * PV; i++) {
+            acc[r][i] = V_LOAD(init ? init + i * VW : c + r * ldc + i * VW);
+        }
     }
     for (int k = 0; k < kc; k++) {
         V wv[K_NP * PV];
@@ -64,17 +66,19 @@ KINL void f32_fixed(const float *x, size_t ldx, const int mr, const float *w, si
     }
 }
 
-#define F32_CASE(m, n, W, C, LDC)                                                                  \
-    case m: f32_fixed(x, ldx, m, W, ps, kc, n, C, LDC); break;
+#define F32_CASE(m, n, W, C, I)                                                                    \
+    case m: f32_fixed(x, ldx, m, W, ps, kc, n, C, ldc, I); break;
 
 KFN void f32_tile(const float *x, size_t ldx, int mr, const float *w, size_t ps, int kc, int np,
-                  float *c) {
+                  float *c, size_t ldc, const float *init) {
     if (np == K_NP) {
-        switch (mr) { K_FOR_MR(F32_CASE, K_NP, w, c, K_NP * K_PANEL) }
+        switch (mr) { K_FOR_MR(F32_CASE, K_NP, w, c, init) }
         return;
     }
     for (int p = 0; p < np; p++) {
-        switch (mr) { K_FOR_MR(F32_CASE, 1, w + p * ps, c + p * K_PANEL, (size_t)np * K_PANEL) }
+        switch (mr) {
+            K_FOR_MR(F32_CASE, 1, w + p * ps, c + p * K_PANEL, init ? init + p * K_PANEL : NULL)
+        }
     }
 }
 

@@ -21,6 +21,8 @@ struct tpool {
     pthread_cond_t wake;
     atomic_uint gen;     /* job generation; workers wait for it to change */
     atomic_int sleepers; /* workers blocked on `wake` */
+    atomic_int held;     /* tpool_hold count: that many workers step aside */
+    atomic_int started;  /* workers started, which numbers them */
     atomic_bool stop;
     _Atomic uint64_t ticket;
     _Atomic(tpool_fn) fn; /* the current job, valid for generation `gen` */
@@ -43,15 +45,21 @@ static int64_t now_ns(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Runs tasks of job g until none is left. The job's fields are read with acquire after
- * seeing gen == g: if any of them already belongs to a later job, so does the ticket,
- * and the claim fails. */
-static void work(tpool *p, unsigned g) {
+/* Worker w (0..n-2) steps aside while held > n - 2 - w: the last ones first. The caller
+ * (w = -1) never does. */
+static bool aside(tpool *p, int w) {
+    return w >= 0 && w >= p->n - 1 - atomic_load(&p->held);
+}
+
+/* Runs tasks of job g until none is left (or worker w has to step aside). The job's fields
+ * are read with acquire after seeing gen == g: if any of them already belongs to a later
+ * job, so does the ticket, and the claim fails. */
+static void work(tpool *p, unsigned g, int w) {
     const tpool_fn fn = atomic_load_explicit(&p->fn, memory_order_acquire);
     void *const ctx = atomic_load_explicit(&p->ctx, memory_order_acquire);
     const uint32_t n = (uint32_t)atomic_load_explicit(&p->n_tasks, memory_order_acquire);
     uint64_t t = atomic_load_explicit(&p->ticket, memory_order_acquire);
-    while ((uint32_t)(t >> 32) == g && (uint32_t)t < n) {
+    while ((uint32_t)(t >> 32) == g && (uint32_t)t < n && !aside(p, w)) {
         if (atomic_compare_exchange_weak_explicit(&p->ticket, &t, t + 1, memory_order_acquire,
                                                   memory_order_acquire)) {
             fn(ctx, (int)(uint32_t)t);
@@ -61,10 +69,11 @@ static void work(tpool *p, unsigned g) {
     }
 }
 
-/* Waits for a generation other than `seen`: spins, then sleeps on the condition. */
-static unsigned wait_job(tpool *p, unsigned seen) {
+/* Waits for a generation other than `seen` while worker w is not aside: spins, then (or at
+ * once when aside) sleeps on the condition. */
+static unsigned wait_job(tpool *p, unsigned seen, int w) {
     int64_t t0 = 0;
-    for (int i = 0;; i++) {
+    for (int i = 0; !aside(p, w); i++) {
         unsigned g = atomic_load_explicit(&p->gen, memory_order_acquire);
         if (g != seen) return g;
         cpu_relax();
@@ -74,11 +83,12 @@ static unsigned wait_job(tpool *p, unsigned seen) {
         if (t - t0 > SPIN_NS) break;
     }
     pthread_mutex_lock(&p->mu);
-    /* sleepers and gen are both seq_cst: either tpool_run sees this sleeper and
-     * broadcasts under the mutex, or this thread sees the new generation. */
+    /* sleepers, gen and held are seq_cst: either tpool_run (tpool_release) sees this
+     * sleeper and broadcasts under the mutex, or this thread sees the new generation (the
+     * release). */
     atomic_fetch_add(&p->sleepers, 1);
     unsigned g;
-    while ((g = atomic_load(&p->gen)) == seen)
+    while (((g = atomic_load(&p->gen)) == seen || aside(p, w)) && !atomic_load(&p->stop))
         pthread_cond_wait(&p->wake, &p->mu);
     atomic_fetch_sub(&p->sleepers, 1);
     pthread_mutex_unlock(&p->mu);
@@ -87,21 +97,28 @@ static unsigned wait_job(tpool *p, unsigned seen) {
 
 static void *worker(void *arg) {
     tpool *p = arg;
+    const int w = atomic_fetch_add(&p->started, 1);
     unsigned seen = 0;
     for (;;) {
-        seen = wait_job(p, seen);
+        seen = wait_job(p, seen, w);
         if (atomic_load_explicit(&p->stop, memory_order_acquire)) return NULL;
-        work(p, seen);
+        work(p, seen, w);
     }
 }
 
-static void publish(tpool *p, unsigned g) {
-    atomic_store(&p->gen, g);
+static void wake_sleepers(tpool *p) {
     if (atomic_load(&p->sleepers) > 0) {
         pthread_mutex_lock(&p->mu);
         pthread_cond_broadcast(&p->wake);
         pthread_mutex_unlock(&p->mu);
     }
+}
+
+/* With every worker held off there is no one to wake (a release wakes them): not waking
+ * them keeps a job from costing the holder's core a context switch. */
+static void publish(tpool *p, unsigned g) {
+    atomic_store(&p->gen, g);
+    if (atomic_load(&p->held) < p->n - 1 || atomic_load(&p->stop)) wake_sleepers(p);
 }
 
 static void stop_workers(tpool *p, int n_started) {
@@ -166,11 +183,21 @@ void tpool_run(tpool *p, tpool_fn fn, void *ctx, int n_tasks) {
     atomic_store_explicit(&p->ctx, ctx, memory_order_release);
     atomic_store_explicit(&p->n_tasks, n_tasks, memory_order_release);
     publish(p, g);
-    work(p, g);
+    work(p, g, -1);
     for (int i = 0; atomic_load_explicit(&p->done, memory_order_acquire) < n_tasks; i++) {
         if (i < 4096)
             cpu_relax();
         else
             sched_yield(); /* a worker holding a task was descheduled */
     }
+}
+
+void tpool_hold(tpool *p) {
+    if (p) atomic_fetch_add(&p->held, 1);
+}
+
+void tpool_release(tpool *p) {
+    if (!p) return;
+    atomic_fetch_sub(&p->held, 1);
+    wake_sleepers(p);
 }

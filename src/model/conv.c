@@ -141,8 +141,15 @@ static int conv1d_direct(const conv1d *c) {
     return c->groups == 1 && c->pad == 0 && c->k == c->stride;
 }
 
+/* A conv whose windows are runs of consecutive rows of the padded signal (no dilation, one
+ * group): kept rows and input side by side are the GEMM input, windows `stride` rows apart. */
+static int conv1d_contiguous(const conv1d *c) {
+    return c->groups == 1 && c->dilation == 1;
+}
+
 size_t conv1d_work(const conv1d *c, int T) {
     if (conv1d_direct(c)) return 0;
+    if (conv1d_contiguous(c)) return (size_t)(c->pad + T) * c->in;
     size_t to = (size_t)(T / c->stride);
     return to * c->k * (c->in / c->groups) + (c->groups > 1 ? to * (c->out / c->groups) : 0);
 }
@@ -156,6 +163,10 @@ void conv1d_forward(const conv1d *c, conv_state *s, const float *x, int T, float
     s->first = 0;
     if (conv1d_direct(c)) {
         lin_forward(&c->g[0], x, to, y, pool);
+    } else if (conv1d_contiguous(c)) {
+        memcpy(work, s->mem, (size_t)pad * c->in * sizeof *x);
+        memcpy(work + (size_t)pad * c->in, x, (size_t)T * c->in * sizeof *x);
+        lin_forward_ld(&c->g[0], work, (size_t)c->stride * c->in, to, y, pool);
     } else {
         float *col = work, *gy = work + (size_t)to * c->k * ig;
         for (int g = 0; g < c->groups; g++) {

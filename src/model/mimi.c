@@ -7,9 +7,10 @@
 #include "model/mimi.h"
 #include "model/weights.h"
 
-/* Latent frames per encoder block: bounds the encoder's scratch (about 8 x 1920 samples
- * x the widest SEANet layer) while keeping the GEMMs large. */
-enum { ENC_BLOCK_FRAMES = 8 };
+/* Latent frames per encoder block: bounds the encoder's scratch (about 2 x 1920 samples
+ * x 3 x the widest SEANet layer, ~6 MB) while keeping the GEMMs large; larger blocks
+ * gain no speed. */
+enum { ENC_BLOCK_FRAMES = 2 };
 
 static int check_config(mimi *m, const mimi_config *c, ptts_err *e) {
     const seanet_config *s = &c->seanet;

@@ -39,9 +39,11 @@ int tf_load(tf *m, const st_file *f, const char *prefix, int d, int n_heads, int
         if (!rc && layer_scale)
             rc = wt_vec(f, &L->ls2, d, e, "%slayers.%d.layer_scale_2.scale", prefix, i);
         if (!rc)
-            rc = wt_lin(f, &L->in_proj, 3 * d, d, lflags, e, "%slayers.%d.self_attn.in_proj", prefix, i);
+            rc = wt_lin(f, &L->in_proj, 3 * d, d, lflags, e, "%slayers.%d.self_attn.in_proj",
+                        prefix, i);
         if (!rc)
-            rc = wt_lin(f, &L->out_proj, d, d, lflags, e, "%slayers.%d.self_attn.out_proj", prefix, i);
+            rc = wt_lin(f, &L->out_proj, d, d, lflags, e, "%slayers.%d.self_attn.out_proj", prefix,
+                        i);
         if (!rc) rc = wt_lin(f, &L->linear1, ff, d, lflags, e, "%slayers.%d.linear1", prefix, i);
         if (!rc) rc = wt_lin(f, &L->linear2, d, ff, lflags, e, "%slayers.%d.linear2", prefix, i);
         if (rc) {
@@ -131,9 +133,12 @@ int tf_scratch_init(tf_scratch *s, const tf *m, int max_t, int cap, ptts_err *e)
     s->qkv = malloc(t * 3 * d * sizeof(float));
     s->att = malloc(t * d * sizeof(float));
     s->ff = malloc(t * (size_t)m->ff * sizeof(float));
-    s->scores = malloc((size_t)cap * sizeof(float));
+    s->scores = malloc(t * (size_t)cap * sizeof(float));
     s->rope = malloc(t * (size_t)m->head_dim * sizeof(float));
-    if (!s->h || !s->qkv || !s->att || !s->ff || !s->scores || !s->rope) {
+    s->rows = malloc((size_t)cap * sizeof *s->rows);
+    size_t pk = k_gemm_pack_floats(cap, m->head_dim), pv = k_gemm_pack_floats(m->head_dim, cap);
+    s->pack = malloc((pk > pv ? pk : pv) * sizeof(float));
+    if (!s->h || !s->qkv || !s->att || !s->ff || !s->scores || !s->rope || !s->rows || !s->pack) {
         tf_scratch_free(s);
         return err_set(e, PTTS_ERR_NOMEM, "out of memory for transformer scratch (%d x %d)", max_t,
                        m->d);
@@ -151,6 +156,8 @@ void tf_scratch_free(tf_scratch *s) {
     free(s->ff);
     free(s->scores);
     free(s->rope);
+    free(s->rows);
+    free(s->pack);
     memset(s, 0, sizeof *s);
 }
 
@@ -190,33 +197,42 @@ static void residual_add(float *x, const float *u, const float *ls, int T, int d
     }
 }
 
+/* First key visible to the query at absolute position i. */
+static int64_t first_key(const tf *m, int64_t i) {
+    return m->context > 0 && i - m->context + 1 > 0 ? i - m->context + 1 : 0;
+}
+
 /* Attention of the T new queries (post-RoPE q in s->qkv) over the cache, which already
- * holds their keys and values; heads concatenated into s->att. */
+ * holds their keys and values; heads concatenated into s->att. Per head, the scores of
+ * all queries against the union of their windows are one product, and so are the outputs;
+ * keys outside a query's window get probability 0. */
 static void attend(const tf *m, const tf_cache *c, tf_scratch *s, int layer, int T, int64_t p0) {
     const int d = m->d, Dh = m->head_dim;
     const float scale = 1.0f / sqrtf((float)Dh);
     const float *kc = c->k + (size_t)layer * c->cap * d;
     const float *vc = c->v + (size_t)layer * c->cap * d;
-    for (int t = 0; t < T; t++) {
-        const int64_t i = p0 + t;
-        const int64_t j0 = m->context > 0 && i - m->context + 1 > 0 ? i - m->context + 1 : 0;
-        const int n = (int)(i - j0 + 1);
-        for (int h = 0; h < m->n_heads; h++) {
-            const float *q = s->qkv + (size_t)t * 3 * d + (size_t)h * Dh;
-            float *o = s->att + (size_t)t * d + (size_t)h * Dh;
-            for (int jj = 0; jj < n; jj++) {
-                int64_t j = j0 + jj;
-                size_t slot = (size_t)(c->ring ? j % c->cap : j);
-                s->scores[jj] = k_dot(q, kc + slot * d + (size_t)h * Dh, Dh) * scale;
-            }
-            k_softmax(s->scores, n);
-            memset(o, 0, (size_t)Dh * sizeof(float));
-            for (int jj = 0; jj < n; jj++) {
-                int64_t j = j0 + jj;
-                size_t slot = (size_t)(c->ring ? j % c->cap : j);
-                k_axpy(o, s->scores[jj], vc + slot * d + (size_t)h * Dh, Dh);
-            }
+    const int64_t j0 = first_key(m, p0);
+    const int n = (int)(p0 + T - j0);
+    for (int h = 0; h < m->n_heads; h++) {
+        for (int jj = 0; jj < n; jj++) {
+            const int64_t j = j0 + jj;
+            s->rows[jj] = kc + (size_t)(c->ring ? j % c->cap : j) * d + (size_t)h * Dh;
         }
+        k_gemm_rows_t(s->qkv + (size_t)h * Dh, (size_t)3 * d, s->rows, T, n, Dh, s->scores,
+                      (size_t)n, s->pack);
+        for (int t = 0; t < T; t++) {
+            float *row = s->scores + (size_t)t * n;
+            const int lo = (int)(first_key(m, p0 + t) - j0), hi = (int)(p0 + t - j0) + 1;
+            for (int jj = lo; jj < hi; jj++)
+                row[jj] *= scale;
+            k_softmax(row + lo, hi - lo);
+            memset(row, 0, (size_t)lo * sizeof *row);
+            memset(row + hi, 0, (size_t)(n - hi) * sizeof *row);
+        }
+        for (int jj = 0; jj < n; jj++)
+            s->rows[jj] += vc - kc;
+        k_gemm_rows(s->scores, (size_t)n, s->rows, T, Dh, n, s->att + (size_t)h * Dh, (size_t)d,
+                    s->pack);
     }
 }
 

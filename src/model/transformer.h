@@ -33,7 +33,7 @@ typedef struct tf {
 int tf_load(tf *m, const st_file *f, const char *prefix, int d, int n_heads, int ff, int n_layers,
             float max_period, int context, int flags, ptts_err *e);
 enum { TF_LAYER_SCALE = 1, TF_Q8 = 2 }; /* tf_load flags */
-void tf_free(tf *m); /* accepts a zeroed tf */
+void tf_free(tf *m);                    /* accepts a zeroed tf */
 
 /* Per-generation KV cache: k and v are [n_layers][cap][d] (d = heads x head_dim, as in_proj
  * lays them out), keys post-RoPE. Linear mode: position p lives in slot p, and a call that
@@ -55,8 +55,11 @@ int tf_cache_copy(tf_cache *dst, const tf_cache *src, ptts_err *e);
  * allocated once so that tf_forward allocates nothing. */
 typedef struct tf_scratch {
     int max_t, cap;
-    float *h, *qkv, *att, *ff, *scores;
-    float *rope; /* [max_t][head_dim]: (cos, sin) per rotated pair of each call position */
+    float *h, *qkv, *att, *ff;
+    float *scores;      /* [max_t][cap] attention probabilities of one head */
+    float *rope;        /* [max_t][head_dim]: (cos, sin) per rotated pair of each call position */
+    const float **rows; /* [cap] the keys (then values) of one head in a query window */
+    float *pack;        /* the keys or values laid out for the product kernels */
 } tf_scratch;
 
 int tf_scratch_init(tf_scratch *s, const tf *m, int max_t, int cap, ptts_err *e);
