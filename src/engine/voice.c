@@ -10,7 +10,7 @@
 #include "kernels/tpool.h"
 
 #define VOICE_REPO "hf://kyutai/pocket-tts-without-voice-cloning"
-#define VOICE_REV "e041936c75475d350b405bc870bcf7c22da4e9e6"
+#define VOICE_REV  "e041936c75475d350b405bc870bcf7c22da4e9e6"
 
 static int voice_alloc(const ptts_model *m, int len, ptts_voice **out, ptts_err *e) {
     ptts_voice *v = calloc(1, sizeof *v);
@@ -45,8 +45,13 @@ int eng_voice_from_conditioning(const ptts_model *m, const float *cond, int n, t
     s.pool = pool;
     if (!rc) rc = flowlm_forward(lm, &s, prompt, len, NULL, NULL, NULL, e);
     ptts_voice *v = NULL;
-    if (!rc) rc = voice_alloc(m, len, &v, e);
-    if (!rc) rc = tf_cache_copy(&v->cache, &s.cache, e);
+    if (!rc && !(v = calloc(1, sizeof *v)))
+        rc = err_set(e, PTTS_ERR_NOMEM, "out of memory for a voice");
+    if (!rc) { /* the state's cache (cap == len) becomes the voice's: no second copy */
+        v->model = m;
+        v->cache = s.cache;
+        memset(&s.cache, 0, sizeof s.cache);
+    }
     flowlm_state_free(&s);
     free(prompt);
     if (rc) {
@@ -98,7 +103,8 @@ int ptts_voice_from_samples(ptts_model *m, const float *samples, size_t n, int s
     if (sample_rate <= 0)
         return err_set(&e, PTTS_ERR_INVALID_ARG, "sample rate %d is invalid", sample_rate),
                eng_export_err(&e, err, errlen);
-    if (voice_from_samples(m, samples, n, sample_rate, out, &e)) return eng_export_err(&e, err, errlen);
+    if (voice_from_samples(m, samples, n, sample_rate, out, &e))
+        return eng_export_err(&e, err, errlen);
     return PTTS_OK;
 }
 
@@ -118,11 +124,13 @@ int ptts_voice_from_audio_memory(ptts_model *m, const void *data, size_t len, do
 }
 
 /* Reads one layer's cache [2, 1, T, H, Dh] and its valid length from a voice file. */
-static int voice_file_layer(const st_file *f, int layer, const tf *t, const st_tensor **cache_out, int64_t *len, ptts_err *e) {
+static int voice_file_layer(const st_file *f, int layer, const tf *t, const st_tensor **cache_out,
+                            int64_t *len, ptts_err *e) {
     char name[128];
     snprintf(name, sizeof name, "transformer.layers.%d.self_attn/cache", layer);
     const st_tensor *c = st_find(f, name);
-    if (!c) return err_set(e, PTTS_ERR_FORMAT, "not a voice file for this model: no tensor '%s'", name);
+    if (!c)
+        return err_set(e, PTTS_ERR_FORMAT, "not a voice file for this model: no tensor '%s'", name);
     if (c->ndim != 5 || c->shape[0] != 2 || c->shape[1] != 1 || c->shape[3] != t->n_heads ||
         c->shape[4] != t->head_dim)
         return err_set(e, PTTS_ERR_FORMAT,
@@ -140,13 +148,14 @@ static int voice_file_layer(const st_file *f, int layer, const tf *t, const st_t
         snprintf(name, sizeof name, "transformer.layers.%d.self_attn/current_end", layer);
         o = st_find(f, name);
         if (!o)
-            return err_set(e, PTTS_ERR_FORMAT, "voice file has neither offset nor current_end for layer %d",
-                           layer);
+            return err_set(e, PTTS_ERR_FORMAT,
+                           "voice file has neither offset nor current_end for layer %d", layer);
         *len = o->ndim >= 1 ? o->shape[0] : 0;
     }
     if (*len < 1 || *len > c->shape[2])
-        return err_set(e, PTTS_ERR_FORMAT, "voice file layer %d: offset %lld outside its cache of %lld",
-                       layer, (long long)*len, (long long)c->shape[2]);
+        return err_set(e, PTTS_ERR_FORMAT,
+                       "voice file layer %d: offset %lld outside its cache of %lld", layer,
+                       (long long)*len, (long long)c->shape[2]);
     *cache_out = c;
     return PTTS_OK;
 }
@@ -164,8 +173,9 @@ static int voice_from_file(const ptts_model *m, const char *path, ptts_voice **o
         int64_t n = 0;
         if ((rc = voice_file_layer(f, l, t, &c, &n, e))) break;
         if (len >= 0 && n != len) {
-            rc = err_set(e, PTTS_ERR_FORMAT, "voice file layers disagree on the length (%lld vs %lld)",
-                         (long long)len, (long long)n);
+            rc = err_set(e, PTTS_ERR_FORMAT,
+                         "voice file layers disagree on the length (%lld vs %lld)", (long long)len,
+                         (long long)n);
             break;
         }
         if (!v) {
@@ -179,7 +189,8 @@ static int voice_from_file(const ptts_model *m, const char *path, ptts_voice **o
         if ((rc = st_to_f32(c, buf, e))) break;
         /* [2][1][T][H][Dh]: keys then values, each position H*Dh = d contiguous floats. */
         size_t d = (size_t)t->d, T = (size_t)c->shape[2], row = (size_t)len * d;
-        float *k = v->cache.k + (size_t)l * v->cache.cap * d, *vv = v->cache.v + (size_t)l * v->cache.cap * d;
+        float *k = v->cache.k + (size_t)l * v->cache.cap * d,
+              *vv = v->cache.v + (size_t)l * v->cache.cap * d;
         memcpy(k, buf, row * sizeof(float));
         memcpy(vv, buf + T * d, row * sizeof(float));
         for (size_t i = 0; i < row; i++)
@@ -201,7 +212,8 @@ static int voice_from_file(const ptts_model *m, const char *path, ptts_voice **o
 
 int ptts_voice_save(const ptts_voice *v, const char *path, char *err, size_t errlen) {
     ptts_err e = {0};
-    if (!v || !path) return err_set(&e, PTTS_ERR_INVALID_ARG, "NULL argument"), eng_export_err(&e, err, errlen);
+    if (!v || !path)
+        return err_set(&e, PTTS_ERR_INVALID_ARG, "NULL argument"), eng_export_err(&e, err, errlen);
     const tf *t = &v->model->lm.transformer;
     size_t d = (size_t)t->d, len = (size_t)v->cache.len;
     st_writer *w = NULL;
@@ -211,7 +223,8 @@ int ptts_voice_save(const ptts_voice *v, const char *path, char *err, size_t err
         char name[128];
         memcpy(buf, v->cache.k + (size_t)l * v->cache.cap * d, len * d * sizeof(float));
         memcpy(buf + len * d, v->cache.v + (size_t)l * v->cache.cap * d, len * d * sizeof(float));
-        int64_t shape[5] = {2, 1, (int64_t)len, t->n_heads, t->head_dim}, one = 1, off = (int64_t)len;
+        int64_t shape[5] = {2, 1, (int64_t)len, t->n_heads, t->head_dim}, one = 1,
+                off = (int64_t)len;
         snprintf(name, sizeof name, "transformer.layers.%d.self_attn/cache", l);
         rc = st_writer_add(w, name, ST_F32, 5, shape, buf, &e);
         snprintf(name, sizeof name, "transformer.layers.%d.self_attn/offset", l);
@@ -231,9 +244,11 @@ static int has_suffix(const char *s, const char *suf) {
 int ptts_voice_load(ptts_model *m, const char *spec, double max_seconds, ptts_voice **out,
                     char *err, size_t errlen) {
     ptts_err e = {0};
-    if (!m || !spec || !out) return err_set(&e, PTTS_ERR_INVALID_ARG, "NULL argument"), eng_export_err(&e, err, errlen);
+    if (!m || !spec || !out)
+        return err_set(&e, PTTS_ERR_INVALID_ARG, "NULL argument"), eng_export_err(&e, err, errlen);
     *out = NULL;
-    if (!*spec) return err_set(&e, PTTS_ERR_INVALID_ARG, "empty voice"), eng_export_err(&e, err, errlen);
+    if (!*spec)
+        return err_set(&e, PTTS_ERR_INVALID_ARG, "empty voice"), eng_export_err(&e, err, errlen);
     char ref[1024];
     cfg_path p = {ref, CFG_PATH_LOCAL};
     if (eng_is_voice_name(spec)) {
@@ -242,8 +257,10 @@ int ptts_voice_load(ptts_model *m, const char *spec, double max_seconds, ptts_vo
         p.kind = CFG_PATH_HF;
     } else {
         snprintf(ref, sizeof ref, "%s", spec);
-        if (!strncmp(spec, "hf://", 5)) p.kind = CFG_PATH_HF;
-        else if (!strncmp(spec, "http://", 7) || !strncmp(spec, "https://", 8)) p.kind = CFG_PATH_HTTP;
+        if (!strncmp(spec, "hf://", 5))
+            p.kind = CFG_PATH_HF;
+        else if (!strncmp(spec, "http://", 7) || !strncmp(spec, "https://", 8))
+            p.kind = CFG_PATH_HTTP;
     }
     char *local = NULL;
     int rc = eng_fetch(m, &p, "voice", &local, &e);
@@ -262,6 +279,7 @@ int ptts_voice_load(ptts_model *m, const char *spec, double max_seconds, ptts_vo
     free(local);
     if (rc && !eng_is_voice_name(spec) && rc == PTTS_ERR_NOT_FOUND && p.kind == CFG_PATH_LOCAL &&
         !strchr(spec, '/') && !strchr(spec, '.'))
-        err_set(&e, PTTS_ERR_NOT_FOUND, "unknown voice '%s': not a predefined voice nor a file", spec);
+        err_set(&e, PTTS_ERR_NOT_FOUND, "unknown voice '%s': not a predefined voice nor a file",
+                spec);
     return rc ? eng_export_err(&e, err, errlen) : PTTS_OK;
 }
