@@ -82,6 +82,9 @@ typedef struct ptts_model_options {
     void *log_user_data;
     ptts_progress_fn progress; /* NULL = none */
     void *progress_user_data;
+    /* Voices fetched from URLs or hf:// larger than this are refused (a server taking voice
+     * references from requests wants a bound); 0 = no limit. */
+    uint64_t max_voice_bytes;
 } ptts_model_options;
 
 ptts_model_options ptts_model_default_options(void);

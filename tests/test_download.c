@@ -437,6 +437,18 @@ static void test_failures(void) {
     CHECK(resolve(&o, "hf://test/open/cancel.bin", &path, &e) == PTTS_ERR_CANCELLED && !path, "%s",
           e.msg);
     CHECK(count_entries(p, NULL) == 3, "a temp file was left in blobs/");
+
+    /* A size limit: refused from the announced size, nothing fetched or left behind. */
+    o = dl_options_default();
+    o.max_bytes = 499999; /* cancel.bin is 500000 bytes */
+    free(hub_log());
+    CHECK(resolve(&o, "hf://test/open/cancel.bin", &path, &e) == PTTS_ERR_DENIED && !path &&
+              strstr(e.msg, "499999-byte limit"),
+          "%s", e.msg);
+    char *log = hub_log();
+    CHECK(!strstr(log, "GET"), "a file over the limit was downloaded:\n%s", log);
+    free(log);
+    CHECK(count_entries(p, NULL) == 3, "a temp file was left in blobs/");
     free(hub_log());
     free(path);
 }
@@ -567,6 +579,12 @@ static void test_plain_url(void) {
     char *log = hub_log();
     CHECK(log[0] == 0, "a cached URL was fetched again:\n%s", log);
     free(log);
+    /* A plain URL announces no size to check first: the transfer itself is cut at the limit. */
+    FMT(url, "http://127.0.0.1:%d/plain/voice.wav?big", hub_port);
+    o.max_bytes = 1000;
+    CHECK(resolve(&o, url, &path, &e) == PTTS_ERR_DENIED && !path && strstr(e.msg, "1000-byte"),
+          "%s", e.msg);
+    o.max_bytes = 0;
     FMT(url, "http://127.0.0.1:%d/plain/missing.wav", hub_port);
     CHECK(resolve(&o, url, &path, &e) == PTTS_ERR_NOT_FOUND && strstr(e.msg, url), "%s", e.msg);
     free(hub_log());

@@ -221,6 +221,7 @@ int cli_open_model(const char *cmd, const cli_model_args *a, ptts_model **out) {
     if (a->language) o.language = a->language;
     o.quantize = a->quantize;
     o.n_threads = a->threads;
+    o.max_voice_bytes = a->max_voice_bytes;
     o.log = on_log;
     o.log_user_data = (void *)&a->quiet;
     if (!a->quiet) o.progress = on_download;

@@ -37,11 +37,12 @@ int cli_parse(const char *cmd, const char *help, int argc, char **argv, const cl
 
 /* The model options of the commands that load one. */
 typedef struct cli_model_args {
-    const char *config;   /* --config FILE */
-    const char *language; /* --language NAME */
-    int quantize;         /* --quantize (only the commands that offer it) */
-    int threads;          /* --threads N, 0 = one per core */
-    int quiet;            /* -q/--quiet: errors only */
+    const char *config;       /* --config FILE */
+    const char *language;     /* --language NAME */
+    int quantize;             /* --quantize (only the commands that offer it) */
+    int threads;              /* --threads N, 0 = one per core */
+    int quiet;                /* -q/--quiet: errors only */
+    uint64_t max_voice_bytes; /* voice downloads past this are refused (serve); 0 = none */
 } cli_model_args;
 
 /* Table entries for cli_model_args a (all but --quantize), and their help lines. */

@@ -16,10 +16,11 @@ struct ptts_model {
     int can_clone;
     int n_threads;
     int quantize;
+    uint64_t max_voice_bytes; /* downloads of voices are refused past this; 0 = no limit */
     flowlm lm;
     mimi codec;
     spm_model *tok;
-    dl_options dl; /* how voices and other files are fetched */
+    dl_options dl;  /* how voices and other files are fetched */
     int curl_ready; /* dl_global_init succeeded: pair with dl_global_cleanup */
     ptts_progress_fn progress;
     void *progress_user_data;
@@ -42,7 +43,8 @@ void eng_dims_from_config(const ptts_config *c, flowlm_dims *fd, mimi_config *mc
 
 /* Resolves a config path (local, hf://, http(s)://) to a malloc'd local path; `what` names
  * the file in errors and progress. */
-int eng_fetch(const ptts_model *m, const cfg_path *p, const char *what, char **local, ptts_err *e);
+int eng_fetch(const ptts_model *m, const cfg_path *p, const char *what, uint64_t max_bytes,
+              char **local, ptts_err *e);
 
 /* Copies e's message into a caller's (err, errlen) pair and returns e->code. */
 int eng_export_err(const ptts_err *e, char *err, size_t errlen);

@@ -93,11 +93,13 @@ static int on_dl_progress(void *ud, uint64_t done, uint64_t total) {
     return p->fn(p->ud, p->what, done, total);
 }
 
-int eng_fetch(const ptts_model *m, const cfg_path *p, const char *what, char **local, ptts_err *e) {
+int eng_fetch(const ptts_model *m, const cfg_path *p, const char *what, uint64_t max_bytes,
+              char **local, ptts_err *e) {
     *local = NULL;
     if (p->kind == CFG_PATH_NONE || !p->path)
         return err_set(e, PTTS_ERR_CONFIG, "the config gives no %s", what);
     dl_options o = m->dl;
+    o.max_bytes = max_bytes;
     progress_ctx pc = {m->progress, m->progress_user_data, what};
     if (m->progress) {
         o.progress = on_dl_progress;
@@ -109,11 +111,11 @@ int eng_fetch(const ptts_model *m, const cfg_path *p, const char *what, char **l
 /* Opens the checkpoint: the gated one first, else the open one (cloning then refused). */
 static int open_weights(ptts_model *m, st_file **f, ptts_err *e) {
     char *path = NULL;
-    int rc = eng_fetch(m, &m->cfg.weights_path, "weights", &path, e);
+    int rc = eng_fetch(m, &m->cfg.weights_path, "weights", 0, &path, e);
     m->can_clone = rc == PTTS_OK;
     if (rc && rc != PTTS_ERR_CANCELLED && m->cfg.weights_path_without_voice_cloning.path) {
         eng_log(m, PTTS_LOG_WARN, "%s; using the weights without voice cloning", e->msg);
-        rc = eng_fetch(m, &m->cfg.weights_path_without_voice_cloning, "weights", &path, e);
+        rc = eng_fetch(m, &m->cfg.weights_path_without_voice_cloning, "weights", 0, &path, e);
     }
     if (rc) return rc;
     eng_log(m, PTTS_LOG_INFO, "loading weights %s", path);
@@ -134,7 +136,7 @@ static int load(ptts_model *m, ptts_err *e) {
     st_close(f);
     if (rc) return rc;
     char *tok = NULL;
-    if ((rc = eng_fetch(m, &m->cfg.flow_lm.lookup_table.tokenizer_path, "tokenizer", &tok, e)))
+    if ((rc = eng_fetch(m, &m->cfg.flow_lm.lookup_table.tokenizer_path, "tokenizer", 0, &tok, e)))
         return rc;
     rc = spm_load(&m->tok, tok, e);
     free(tok);
@@ -158,6 +160,7 @@ int ptts_model_open(ptts_model **out, const ptts_model_options *opt, char *err, 
     m->log = opt->log;
     m->log_user_data = opt->log_user_data;
     m->quantize = opt->quantize != 0;
+    m->max_voice_bytes = opt->max_voice_bytes;
     m->progress = opt->progress;
     m->progress_user_data = opt->progress_user_data;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);

@@ -263,7 +263,7 @@ int ptts_voice_load(ptts_model *m, const char *spec, double max_seconds, ptts_vo
             p.kind = CFG_PATH_HTTP;
     }
     char *local = NULL;
-    int rc = eng_fetch(m, &p, "voice", &local, &e);
+    int rc = eng_fetch(m, &p, "voice", m->max_voice_bytes, &local, &e);
     if (!rc) {
         if (has_suffix(local, ".safetensors")) {
             rc = voice_from_file(m, local, out, &e);

@@ -4,10 +4,10 @@
 #include "engine.h"
 
 static const char *const english[] = {
-    "alba",    "anna",  "azelma", "bill_boerst", "caro_davy", "charles",        "cosette",
-    "eponine", "eve",   "fantine", "george",     "jane",      "jean",           "javert",
-    "marius",  "mary",  "michael", "paul",       "peter_yearsley", "stuart_bell", "vera",
-    NULL};
+    "alba",           "anna",        "azelma", "bill_boerst", "caro_davy", "charles",
+    "cosette",        "eponine",     "eve",    "fantine",     "george",    "jane",
+    "jean",           "javert",      "marius", "mary",        "michael",   "paul",
+    "peter_yearsley", "stuart_bell", "vera",   NULL};
 static const char *const italian[] = {"giovanni", NULL};
 static const char *const spanish[] = {"lola", NULL};
 static const char *const german[] = {"juergen", NULL};
@@ -18,7 +18,7 @@ static const struct {
     const char *prefix; /* matches the config name and its _24l / dated variants */
     const char *const *names;
 } langs[] = {
-    {"english", english}, {"italian", italian}, {"spanish", spanish},
+    {"english", english}, {"italian", italian},       {"spanish", spanish},
     {"german", german},   {"portuguese", portuguese}, {"french", french},
 };
 

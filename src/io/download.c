@@ -282,11 +282,24 @@ static void add_offline_hint(ptts_err *e) {
     snprintf(e->msg + n, sizeof e->msg - n, "%s", OFFLINE_HINT);
 }
 
+/* Progress that also stops a transfer going past o->max_bytes (sizes can be unknown or wrong). */
+static int capped_progress(void *ud, uint64_t done, uint64_t total) {
+    const dl_options *o = ud;
+    if (o->max_bytes && done > o->max_bytes) return 1;
+    return o->progress ? o->progress(o->user_data, done, total) : 0;
+}
+
+static int too_large(const dl_options *o, const char *url, ptts_err *e) {
+    return err_set(e, PTTS_ERR_DENIED, "%s is larger than the %llu-byte limit for this download",
+                   url, (unsigned long long)o->max_bytes);
+}
+
 /* GETs url into final through a temp file in final's folder, checking the size (when
  * size >= 0) and the SHA-256 (when sha256 is not NULL); on any failure nothing is left. */
 static int fetch(const dl_options *o, http_client *c, const hub_ref *r, const char *url,
                  const char *final, int64_t size, const char *sha256, ptts_err *e) {
     char dir[HFC_PATH_MAX], tmp[HFC_PATH_MAX];
+    if (o->max_bytes && size > 0 && (uint64_t)size > o->max_bytes) return too_large(o, url, e);
     int rc = hfc_path(dir, e, "%s", final);
     if (rc) return rc;
     *strrchr(dir, '/') = 0;
@@ -295,12 +308,14 @@ static int fetch(const dl_options *o, http_client *c, const hub_ref *r, const ch
 
     http_sink s = {.fd = fd,
                    .total = size > 0 ? (uint64_t)size : 0,
-                   .progress = o->progress,
-                   .user_data = o->user_data};
+                   .progress = capped_progress,
+                   .user_data = (void *)o};
     http_meta m;
     char host[256];
     http_host(url, host, sizeof host);
     rc = http_get(c, url, &s, &m, e);
+    if (rc == PTTS_ERR_CANCELLED && o->max_bytes && s.written > o->max_bytes)
+        rc = too_large(o, url, e);
     if (rc == PTTS_ERR_NETWORK && r) add_offline_hint(e);
     if (!rc && (m.status < 200 || m.status >= 300)) rc = status_error(o, r, &m, e);
     if (!rc && size >= 0 && s.written != (uint64_t)size)

@@ -42,6 +42,7 @@ typedef struct dl_options {
     int offline;                 /* non-zero: never use the network, only the cache */
     long connect_timeout_s;      /* giving up on connecting */
     long stall_timeout_s;        /* giving up when no byte arrives for this long */
+    uint64_t max_bytes;          /* refuse files larger than this; 0 = no limit */
     dl_progress_fn progress;     /* may be NULL */
     void *user_data;             /* passed to progress */
 } dl_options;

@@ -32,6 +32,7 @@ static const char help[] =
     "  --voice-cache N         voice states kept in memory (default 16)\n"
     "  --max-text-chars N      longest text accepted (default 5000)\n"
     "  --max-upload-mb X       largest voice upload (default 20)\n"
+    "  --max-voice-download-mb X  largest voice file fetched for a request (default 100)\n"
     "  --request-timeout S     a request's longest time, queueing included (default 300)\n"
     "  --temperature T, --lsd-decode-steps N, --noise-clamp X, --eos-threshold X,\n"
     "  --frames-after-eos N, --max-tokens N, --seed N\n"
@@ -117,7 +118,7 @@ int cmd_serve(int argc, char **argv) {
     const char *host = "localhost";
     int port = 8000, n_workers = 2, queue = 16, cache = 16, allow_remote = 0;
     int max_text = 5000, timeout = 300;
-    double max_upload_mb = 20;
+    double max_upload_mb = 20, max_download_mb = 100;
     cli_model_args ma = {0};
     cli_gen_args ga;
     cli_gen_args_init(&ga);
@@ -130,6 +131,7 @@ int cmd_serve(int argc, char **argv) {
         {"--voice-cache", NULL, CLI_INT, &cache, 0, 100000},
         {"--max-text-chars", NULL, CLI_INT, &max_text, 1, 10000000},
         {"--max-upload-mb", NULL, CLI_DOUBLE, &max_upload_mb, 0.001, 4096},
+        {"--max-voice-download-mb", NULL, CLI_DOUBLE, &max_download_mb, 0.001, 1 << 20},
         {"--request-timeout", NULL, CLI_INT, &timeout, 1, 86400 * 7},
         {"--quantize", NULL, CLI_FLAG, &ma.quantize, 0, 0},
         CLI_GEN_OPTS(ga),
@@ -163,6 +165,7 @@ int cmd_serve(int argc, char **argv) {
         return rc;
     }
     const ptts_gen_params p = ga.p;
+    ma.max_voice_bytes = (uint64_t)(max_download_mb * (1 << 20));
     srv_limits lim = {
         .max_text_chars = max_text,
         .max_upload_bytes = (size_t)(max_upload_mb * (1 << 20)),

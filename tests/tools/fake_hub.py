@@ -102,7 +102,7 @@ class Handler(BaseHTTPRequestHandler):
         return self.hub(auth)
 
     def plain(self):
-        if self.path == "/plain/voice.wav":
+        if self.path.split("?")[0] == "/plain/voice.wav":
             return self.send(200, [("Content-Type", "audio/wav")], PLAIN)
         if self.path == "/plain/moved.wav":
             loc = "http://127.0.0.1:%d/plain/voice.wav" % ports["cdn"]
