@@ -35,11 +35,6 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
     return 2;
 }
 
-static int fail(const char *msg) {
-    fprintf(stderr, "pocket-tts: %s\n", msg);
-    return 1;
-}
-
 /* The whole of stdin without one final line ending (what `echo` adds); NULL on failure. */
 static char *read_stdin_line(void) {
     char *buf = cli_read_stdin();
@@ -98,13 +93,13 @@ int cmd_tokenize(int argc, char **argv) {
     ptts_tokenizer *t = NULL;
     int rc = tokenizer ? ptts_tokenizer_open(&t, tokenizer, err, sizeof err)
                        : ptts_tokenizer_open_config(&t, config, language, err, sizeof err);
-    if (rc) return fail(err);
+    if (rc) return cli_fail("%s", err);
 
     char *input = NULL;
     if (!text || !strcmp(text, "-")) {
         if (!(input = read_stdin_line())) {
             ptts_tokenizer_free(t);
-            return fail("cannot read the text from stdin");
+            return cli_fail("cannot read the text from stdin");
         }
         text = input;
     }
@@ -132,7 +127,7 @@ int cmd_tokenize(int argc, char **argv) {
     }
     free(input);
     ptts_tokenizer_free(t);
-    if (rc) return fail(err);
-    if (fflush(stdout) || ferror(stdout)) return fail("cannot write the output");
+    if (rc) return cli_fail("%s", err);
+    if (fflush(stdout) || ferror(stdout)) return cli_fail("cannot write the output");
     return 0;
 }
