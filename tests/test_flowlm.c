@@ -43,22 +43,6 @@ static const model_case CASES[] = {
       .insert_bos_before_voice = 0}},
 };
 
-/* A fixture tensor as f32 (NULL and a failed check when absent); *n gets numel. */
-static float *tensor(const st_file *f, const char *name, size_t *n) {
-    const st_tensor *t = f ? st_find(f, name) : NULL;
-    CHECK(t != NULL, "fixture tensor '%s' missing", name);
-    if (!t) return NULL;
-    float *d = malloc((size_t)t->numel * sizeof(float));
-    ptts_err e = {0};
-    if (!d || st_to_f32(t, d, &e)) {
-        CHECK(0, "reading '%s': %s", name, e.msg);
-        free(d);
-        return NULL;
-    }
-    if (n) *n = (size_t)t->numel;
-    return d;
-}
-
 static st_file *open_fixture(const char *model, const char *file) {
     char rel[256];
     snprintf(rel, sizeof rel, "golden/%s/%s", model, file);
@@ -72,7 +56,7 @@ static void test_lut(const flowlm *m, const char *model) {
     st_file *f = open_fixture(model, "lut.safetensors");
     const st_tensor *ids = f ? st_find(f, "ids") : NULL;
     size_t n = 0;
-    float *want = tensor(f, "embeddings", &n);
+    float *want = tensor_f32(f, "embeddings", &n);
     if (ids && want) {
         int64_t *ids64 = malloc((size_t)ids->numel * sizeof *ids64);
         int *idv = malloc((size_t)ids->numel * sizeof *idv);
@@ -99,13 +83,14 @@ static void test_lut(const flowlm *m, const char *model) {
 
 static void test_flow_net(const flowlm *m, flowlm_state *s, const char *model) {
     st_file *f = open_fixture(model, "flow_net.safetensors");
-    float *c = tensor(f, "c", NULL), *sv = tensor(f, "s", NULL), *tv = tensor(f, "t", NULL);
-    float *x = tensor(f, "x", NULL), *want = tensor(f, "flow_out", NULL);
+    float *c = tensor_f32(f, "c", NULL), *sv = tensor_f32(f, "s", NULL),
+          *tv = tensor_f32(f, "t", NULL);
+    float *x = tensor_f32(f, "x", NULL), *want = tensor_f32(f, "flow_out", NULL);
     const char *lsd_names[3] = {"lsd1", "lsd2", "lsd4"};
     const int lsd_steps[3] = {1, 2, 4};
     float *lsd[3];
     for (int k = 0; k < 3; k++)
-        lsd[k] = tensor(f, lsd_names[k], NULL);
+        lsd[k] = tensor_f32(f, lsd_names[k], NULL);
     const int d = m->dims.d_model, L = m->dims.ldim;
     if (c && sv && tv && x && want && lsd[0] && lsd[1] && lsd[2]) {
         double err = 0, lerr[3] = {0};
@@ -169,8 +154,8 @@ static void run_steps(const flowlm *m, int max_t, const float *prompt, const flo
 
 static void test_steps(const flowlm *m, const char *model) {
     st_file *f = open_fixture(model, "flow_lm_steps.safetensors");
-    float *prompt = tensor(f, "prompt", NULL), *latents = tensor(f, "latents", NULL);
-    float *hidden = tensor(f, "hidden", NULL), *eos = tensor(f, "eos_logit", NULL);
+    float *prompt = tensor_f32(f, "prompt", NULL), *latents = tensor_f32(f, "latents", NULL);
+    float *hidden = tensor_f32(f, "hidden", NULL), *eos = tensor_f32(f, "eos_logit", NULL);
     if (prompt && latents && hidden && eos) {
         CHECK(isnan(latents[0]), "row 0 is BOS");
         const int max_ts[2] = {8, 3}; /* whole prompt in one piece / in pieces of 3 */
@@ -198,7 +183,7 @@ static void test_voice(const flowlm *m, const char *model) {
     st_file *fe = open_fixture(model, "mimi_encode.safetensors");
     st_file *fv = open_fixture(model, "voice_state.safetensors");
     size_t nl = 0, nc = 0;
-    float *lat = tensor(fe, "latents", &nl), *cond = tensor(fe, "conditioning", &nc);
+    float *lat = tensor_f32(fe, "latents", &nl), *cond = tensor_f32(fe, "conditioning", &nc);
     if (!lat || !cond || !fv) goto done;
     const int frames = (int)(nc / d);
     CHECK(nl == (size_t)frames * m->dims.inner_dim);
@@ -217,7 +202,7 @@ static void test_voice(const flowlm *m, const char *model) {
         char name[128];
         snprintf(name, sizeof name, "transformer.layers.%d.self_attn/cache", l);
         size_t ncache = 0;
-        float *want = tensor(fv, name, &ncache);
+        float *want = tensor_f32(fv, name, &ncache);
         snprintf(name, sizeof name, "transformer.layers.%d.self_attn/offset", l);
         const st_tensor *off = st_find(fv, name);
         int64_t offset = -1;
@@ -414,7 +399,7 @@ static void test_errors(const char *path, const st_file *f, const flowlm_dims *d
 static void test_bf16(const char *path, const flowlm_dims *dims, const char *model) {
     st_file *g = edited_checkpoint(path, EDIT_TO_BF16, NULL);
     st_file *f = open_fixture(model, "flow_lm_steps.safetensors");
-    float *prompt = tensor(f, "prompt", NULL), *hidden = tensor(f, "hidden", NULL);
+    float *prompt = tensor_f32(f, "prompt", NULL), *hidden = tensor_f32(f, "hidden", NULL);
     flowlm m;
     flowlm_state s;
     ptts_err e = {0};

@@ -21,26 +21,6 @@ static void on_latent(void *ud, const float *x, int ldim) {
     l->n++;
 }
 
-static float *load(const st_file *f, const char *name, int64_t *numel) {
-    const st_tensor *t = st_find(f, name);
-    if (!t) return NULL;
-    float *d = malloc((size_t)t->numel * sizeof(float) + 1);
-    ptts_err e = {0};
-    if (t->dtype == ST_I16) {
-        const int16_t *s = t->data;
-        for (int64_t i = 0; i < t->numel; i++) {
-            int16_t v;
-            memcpy(&v, s + i, 2);
-            d[i] = v;
-        }
-    } else if (st_to_f32(t, d, &e)) {
-        free(d);
-        return NULL;
-    }
-    *numel = t->numel;
-    return d;
-}
-
 static void run_case(const char *model_dir, ptts_model *m, const ptts_voice *v, const cJSON *c,
                      int two_threads) {
     const char *id = cJSON_GetObjectItem(c, "id")->valuestring;
@@ -50,15 +30,17 @@ static void run_case(const char *model_dir, ptts_model *m, const ptts_voice *v, 
     ptts_err e = {0};
     CHECK(st_open(&f, fixture(path), &e) == 0, "%s", e.msg);
     if (!f) return;
-    int64_t n_audio = 0, n_pcm = 0, n_lat = 0, n_noise = 0;
-    float *audio = load(f, "audio", &n_audio), *pcm = load(f, "pcm16", &n_pcm);
-    float *ref_lat = load(f, "latents", &n_lat), *noise = load(f, "noise_drawn", &n_noise);
+    size_t n_audio = 0, n_pcm = 0, n_lat = 0, n_noise = 0;
+    float *audio = tensor_f32(f, "audio", &n_audio), *pcm = tensor_f32(f, "pcm16", &n_pcm);
+    float *ref_lat = tensor_f32(f, "latents", &n_lat);
+    float *noise = tensor_f32(f, "noise_drawn", &n_noise);
 
     ptts_gen_params p = ptts_gen_default_params();
     double temp = cJSON_GetObjectItem(c, "temp")->valuedouble;
     p.temperature = (float)temp;
     p.lsd_decode_steps = cJSON_GetObjectItem(c, "steps")->valueint;
-    const cJSON *clamp = cJSON_GetObjectItem(c, "clamp"), *fae = cJSON_GetObjectItem(c, "frames_after_eos");
+    const cJSON *clamp = cJSON_GetObjectItem(c, "clamp"),
+                *fae = cJSON_GetObjectItem(c, "frames_after_eos");
     p.noise_clamp = cJSON_IsNumber(clamp) ? (float)clamp->valuedouble : 0;
     p.eos_threshold = (float)cJSON_GetObjectItem(c, "eos")->valuedouble;
     p.frames_after_eos = cJSON_IsNumber(fae) ? fae->valueint : -1;
@@ -66,9 +48,9 @@ static void run_case(const char *model_dir, ptts_model *m, const ptts_voice *v, 
     p.two_threads = two_threads;
     if (temp > 0) { /* noisy: replay the reference's draws */
         p.noise = noise;
-        p.noise_len = (size_t)n_noise;
+        p.noise_len = n_noise;
     }
-    latents lat = {malloc((size_t)(n_lat + 64) * sizeof(float)), 0, 0, 0};
+    latents lat = {malloc((n_lat + 64) * sizeof(float)), 0, 0, 0};
     lat.cap = (int)(n_lat / 32) + 2;
     p.on_latent = on_latent;
     p.latent_user_data = &lat;
@@ -82,9 +64,9 @@ static void run_case(const char *model_dir, ptts_model *m, const ptts_voice *v, 
     CHECK(rc == 0, "%s/%s: %s", model_dir, id, ptts_gen_errmsg(g));
     int want_lat = cJSON_GetObjectItem(c, "n_latents")->valueint;
     CHECK(lat.n == want_lat, "%s/%s: %d latents, want %d", model_dir, id, lat.n, want_lat);
-    CHECK((int64_t)n == n_audio, "%s/%s: %zu samples, want %lld", model_dir, id, n, (long long)n_audio);
-    if (lat.n == want_lat && (int64_t)n == n_audio && lat.ldim) {
-        double le = max_abs_diff(lat.v, ref_lat, (size_t)n_lat);
+    CHECK(n == n_audio, "%s/%s: %zu samples, want %zu", model_dir, id, n, n_audio);
+    if (lat.n == want_lat && n == n_audio && lat.ldim) {
+        double le = max_abs_diff(lat.v, ref_lat, n_lat);
         double ae = rel_rms(out, audio, n);
         int worst = 0;
         for (size_t i = 0; i < n; i++) {
@@ -112,22 +94,17 @@ static void run_case(const char *model_dir, ptts_model *m, const ptts_voice *v, 
 }
 
 static void run_model(const char *dir) {
-    char path[512], err[512];
+    char path[512];
     snprintf(path, sizeof path, "golden/%s/manifest.json", dir);
     char *json = read_file(fixture(path), NULL);
     CHECK(json != NULL, "%s", path);
     if (!json) return;
     cJSON *man = cJSON_Parse(json);
-    ptts_model_options o = ptts_model_default_options();
-    char cfg[512];
-    snprintf(cfg, sizeof cfg, "%s", fixture(cJSON_GetObjectItem(man, "model")->valuestring));
-    o.config_path = cfg;
-    o.offline = 1;
-    ptts_model *m = NULL;
-    CHECK(ptts_model_open(&m, &o, err, sizeof err) == 0, "%s", err);
-    ptts_voice *v = NULL;
-    snprintf(path, sizeof path, "golden/%s/voice_state.safetensors", dir);
-    if (m) CHECK(ptts_voice_load(m, fixture(path), 0, &v, err, sizeof err) == 0, "%s", err);
+    snprintf(path, sizeof path, "models/%s/config.yaml", dir);
+    CHECK(!strcmp(cJSON_GetObjectItem(man, "model")->valuestring, path), "manifest of %s", dir);
+    ptts_model *m;
+    ptts_voice *v;
+    open_fixture_model(dir, 0, &m, &v);
     const cJSON *c;
     int first = 1;
     if (m && v) cJSON_ArrayForEach(c, cJSON_GetObjectItem(man, "cases")) {

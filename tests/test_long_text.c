@@ -12,7 +12,9 @@
 #define SLACK_KB 16384 /* ASan's allocator moves RSS on its own */
 /* ASan keeps freed blocks in a quarantine that grows RSS by design: keep it small here. */
 const char *__asan_default_options(void);
-const char *__asan_default_options(void) { return "quarantine_size_mb=4"; }
+const char *__asan_default_options(void) {
+    return "quarantine_size_mb=4";
+}
 #else
 #define SLACK_KB 2048
 #endif
@@ -48,20 +50,15 @@ int main(void) {
     const char *sentence = "The quick brown fox jumps over the lazy dog near the river bank. ";
     size_t reps = 90, len = strlen(sentence);
     char *text = malloc(reps * len + 1);
-    for (size_t i = 0; i < reps; i++) memcpy(text + i * len, sentence, len);
+    for (size_t i = 0; i < reps; i++)
+        memcpy(text + i * len, sentence, len);
     text[reps * len] = 0;
 
-    char cfg[512], voice[512], err[512];
-    snprintf(cfg, sizeof cfg, "%smodels/tiny/config.yaml", fixture(""));
-    snprintf(voice, sizeof voice, "%sgolden/tiny/voice_state.safetensors", fixture(""));
-    ptts_model_options o = ptts_model_default_options();
-    o.config_path = cfg;
-    o.offline = 1;
-    ptts_model *m = NULL;
-    ptts_voice *v = NULL;
+    char err[512];
+    ptts_model *m;
+    ptts_voice *v;
     ptts_gen *g = NULL;
-    CHECK(ptts_model_open(&m, &o, err, sizeof err) == 0, "%s", err);
-    if (m) CHECK(ptts_voice_load(m, voice, 0, &v, err, sizeof err) == 0, "%s", err);
+    open_fixture_model("tiny", 0, &m, &v);
     if (v) CHECK(ptts_gen_new(m, &g, err, sizeof err) == 0, "%s", err);
     if (g) {
         ptts_gen_params p = ptts_gen_default_params();
@@ -71,8 +68,8 @@ int main(void) {
         CHECK(rc == 0, "%s", ptts_gen_errmsg(g));
         double minutes = pr.samples / 24000.0 / 60;
         CHECK(minutes >= 10, "only %.1f minutes generated", minutes);
-        CHECK(pr.rss_max_after - pr.rss_1min < SLACK_KB, "RSS grew by %ld kB after the first minute",
-              pr.rss_max_after - pr.rss_1min);
+        CHECK(pr.rss_max_after - pr.rss_1min < SLACK_KB,
+              "RSS grew by %ld kB after the first minute", pr.rss_max_after - pr.rss_1min);
         printf("  %.1f minutes of audio: RSS %ld kB at 1 min, peak %ld kB after\n", minutes,
                pr.rss_1min, pr.rss_max_after);
     }

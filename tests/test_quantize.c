@@ -11,7 +11,7 @@
 
 /* Measured: latents 1.5e-3 (tiny) and 4.5e-3 (tiny-v1), audio 1.4e-5 to 1.9e-5. */
 #define LATENT_REL_RMS_MAX 2e-2
-#define AUDIO_REL_RMS_MAX 2e-4
+#define AUDIO_REL_RMS_MAX  2e-4
 
 typedef struct latents {
     float *v;
@@ -24,39 +24,21 @@ static void on_latent(void *ud, const float *x, int ldim) {
     l->n++;
 }
 
-static float *tensor(const st_file *f, const char *name, size_t *n) {
-    const st_tensor *t = st_find(f, name);
-    ptts_err e = {0};
-    float *d = t ? malloc((size_t)t->numel * sizeof(float)) : NULL;
-    if (d && st_to_f32(t, d, &e)) {
-        free(d);
-        d = NULL;
-    }
-    *n = d ? (size_t)t->numel : 0;
-    return d;
-}
-
 static void check(const char *dir, const char *id, const char *text, int max_tokens) {
-    char cfg[512], voice[512], gold[512], err[512];
-    snprintf(cfg, sizeof cfg, "%smodels/%s/config.yaml", fixture(""), dir);
-    snprintf(voice, sizeof voice, "%sgolden/%s/voice_state.safetensors", fixture(""), dir);
+    char gold[512], err[512];
     snprintf(gold, sizeof gold, "%sgolden/%s/gen_%s.safetensors", fixture(""), dir, id);
-    ptts_model_options o = ptts_model_default_options();
-    o.config_path = cfg;
-    o.offline = 1;
-    o.quantize = 1;
-    ptts_model *m = NULL;
-    ptts_voice *v = NULL;
+    ptts_model *m;
+    ptts_voice *v;
     ptts_gen *g = NULL;
     st_file *f = NULL;
     ptts_err e = {0};
-    CHECK(ptts_model_open(&m, &o, err, sizeof err) == 0, "%s", err);
-    if (m) CHECK(ptts_voice_load(m, voice, 0, &v, err, sizeof err) == 0, "%s", err);
+    open_fixture_model(dir, 1, &m, &v);
     if (v) CHECK(ptts_gen_new(m, &g, err, sizeof err) == 0, "%s", err);
     CHECK(st_open(&f, gold, &e) == 0, "%s", e.msg);
     if (g && f) {
         size_t n_lat, n_audio;
-        float *ref_lat = tensor(f, "latents", &n_lat), *ref_audio = tensor(f, "audio", &n_audio);
+        float *ref_lat = tensor_f32(f, "latents", &n_lat),
+              *ref_audio = tensor_f32(f, "audio", &n_audio);
         latents l = {malloc((n_lat + 32) * sizeof(float)), 0, (int)(n_lat / 32) + 1};
         ptts_gen_params p = ptts_gen_default_params();
         p.temperature = 0;

@@ -141,39 +141,28 @@ static void check_same_layout(const char *generated, const char *upstream) {
     st_close(u);
 }
 
-/* One tensor as f32 (malloc'd), NULL when absent. */
-static float *tensor(const st_file *f, const char *name, int64_t *n) {
-    const st_tensor *t = st_find(f, name);
-    float *v = t ? malloc((size_t)t->numel * sizeof *v) : NULL;
-    ptts_err e = {0};
-    if (v && st_to_f32(t, v, &e)) {
-        free(v);
-        v = NULL;
-    }
-    if (n) *n = t ? t->numel : 0;
-    return v;
-}
-
 static void check_distributions(const char *path) {
     st_file *f = NULL;
     ptts_err e = {0};
     if (st_open(&f, path, &e)) return;
-    int64_t n;
-    float *w = tensor(f, "flow_lm.transformer.layers.0.linear1.weight", &n); /* [256, 64] */
+    size_t n;
+    float *w = tensor_f32(f, "flow_lm.transformer.layers.0.linear1.weight", &n); /* [256, 64] */
     double s2 = 0;
-    for (int64_t i = 0; w && i < n; i++)
+    for (size_t i = 0; w && i < n; i++)
         s2 += (double)w[i] * w[i];
     CHECK(w && fabs(sqrt(s2 / n) - 1 / 8.0) < 0.01, "linear1 std %g, want 1/sqrt(64)",
           sqrt(s2 / n));
     free(w);
-    float *b = tensor(f, "flow_lm.out_eos.bias", NULL),
-          *ls = tensor(f, "mimi.decoder_transformer.transformer.layers.1.layer_scale_2.scale", &n);
+    float *b = tensor_f32(f, "flow_lm.out_eos.bias", NULL),
+          *ls = tensor_f32(f, "mimi.decoder_transformer.transformer.layers.1.layer_scale_2.scale",
+                           &n);
     CHECK(b && b[0] == -10.0f, "out_eos.bias %g", b ? b[0] : NAN);
     CHECK(ls && ls[0] == 0.01f && ls[n - 1] == 0.01f, "layer scale %g (config 0.01)",
           ls ? ls[0] : NAN);
-    float *g = tensor(f, "flow_lm.out_norm.weight", &n), *sd = tensor(f, "flow_lm.emb_std", NULL);
+    float *g = tensor_f32(f, "flow_lm.out_norm.weight", &n),
+          *sd = tensor_f32(f, "flow_lm.emb_std", NULL);
     double m = 0;
-    for (int64_t i = 0; g && i < n; i++)
+    for (size_t i = 0; g && i < n; i++)
         m += g[i];
     CHECK(g && fabs(m / n - 1) < 0.02, "norm weight mean %g", m / n);
     CHECK(sd && sd[0] > 0.8f && sd[0] < 1.2f, "emb_std %g", sd ? sd[0] : NAN);
@@ -193,10 +182,10 @@ static void check_dtype(const char *f32_path, const char *h_path, double rel, do
     const char *name = "flow_lm.flow_net.res_blocks.0.mlp.0.weight";
     const st_tensor *t = st_find(b, name);
     CHECK(t && (t->dtype == ST_BF16 || t->dtype == ST_F16), "%s is not 16-bit", h_path);
-    int64_t n = 0, m = 0;
-    float *x = tensor(a, name, &n), *y = tensor(b, name, &m);
+    size_t n = 0, m = 0;
+    float *x = tensor_f32(a, name, &n), *y = tensor_f32(b, name, &m);
     int bad = !x || !y || n != m;
-    for (int64_t i = 0; !bad && i < n; i++)
+    for (size_t i = 0; !bad && i < n; i++)
         bad = !(fabs(x[i] - y[i]) <= rel * fabs(x[i]) + abs_tol);
     CHECK(!bad, "%s: 16-bit values are not the rounded f32 ones", h_path);
     free(x);

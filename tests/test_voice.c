@@ -51,13 +51,9 @@ done:
 }
 
 static void check_model(const char *dir) {
-    char cfg[512], path[512], out[512], err[512];
-    snprintf(cfg, sizeof cfg, "%smodels/%s/config.yaml", fixture(""), dir);
-    ptts_model_options o = ptts_model_default_options();
-    o.config_path = cfg;
-    o.offline = 1;
-    ptts_model *m = NULL;
-    CHECK(ptts_model_open(&m, &o, err, sizeof err) == 0, "%s", err);
+    char path[512], out[512], err[512];
+    ptts_model *m;
+    open_fixture_model(dir, 0, &m, NULL);
     if (!m) return;
     CHECK(ptts_model_can_clone(m) == 1);
     char ref[512];
@@ -111,11 +107,14 @@ static void check_model(const char *dir) {
         v = NULL;
         snprintf(path, sizeof path, "%s%s", fixture(""), bad[i]);
         int rc = ptts_voice_load(m, path, 0, &v, err, sizeof err);
-        CHECK(rc != 0 && v == NULL && strlen(err) > 0 && !strchr(err, '\n'), "%s -> %s", bad[i], err);
+        CHECK(rc != 0 && v == NULL && strlen(err) > 0 && !strchr(err, '\n'), "%s -> %s", bad[i],
+              err);
     }
-    CHECK(ptts_voice_load(m, "/nonexistent/voice.wav", 0, &v, err, sizeof err) == PTTS_ERR_NOT_FOUND,
+    CHECK(ptts_voice_load(m, "/nonexistent/voice.wav", 0, &v, err, sizeof err) ==
+              PTTS_ERR_NOT_FOUND,
           "%s", err);
-    CHECK(ptts_voice_load(m, "nosuchvoice", 0, &v, err, sizeof err) != 0 && strstr(err, "nosuchvoice"),
+    CHECK(ptts_voice_load(m, "nosuchvoice", 0, &v, err, sizeof err) != 0 &&
+              strstr(err, "nosuchvoice"),
           "%s", err);
     float silence[100] = {0};
     CHECK(ptts_voice_from_samples(m, silence, 0, 24000, &v, err, sizeof err) != 0);
